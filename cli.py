@@ -1,0 +1,241 @@
+"""The `kit` command: parse, call the library, render. No grading logic lives here.
+
+Installed as `transformer_kit.cli`; heavy modules (pytest, numpy, rich) are imported inside the
+commands so that `kit --help` and `kit check` start fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+from transformer_kit import __version__
+
+if TYPE_CHECKING:
+    from transformer_kit.meta import Exercise
+
+INTERNAL_ERROR = 3  # the kit itself is broken (an installation problem), not the learner's code
+
+workspace_option = click.option(
+    "--workspace",
+    "-w",
+    metavar="DIR",
+    help="The workspace folder (the one holding exercises/). Default: $KIT_WORKSPACE, else the "
+    "current folder.",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="kit")
+@workspace_option
+@click.pass_context
+def main(context: click.Context, workspace: str | None) -> None:
+    """Practise transformer internals by writing them; `kit check` grades your code.
+
+    \b
+    A workspace holds exercises/NAME.py, one stub per exercise. Edit a stub, then:
+      kit check attention     grade one exercise (any unambiguous prefix works: kit check att)
+      kit check               grade every exercise
+      kit hint attention      the next hint
+      kit reset attention     restore the stub (your file is kept as a backup)
+      kit list                every exercise and your progress
+      kit init DIR            make a new workspace with fresh stubs
+
+    Your code runs in a separate, limited process: it cannot change a grade.
+    """
+    context.obj = workspace
+
+
+def _workspace_root(context: click.Context, option: str | None) -> Path:
+    from transformer_kit.workspace import WorkspaceError, find
+
+    try:
+        return find(option or context.obj)
+    except WorkspaceError as error:
+        raise click.UsageError(str(error)) from None
+
+
+def _catalogue() -> tuple[Exercise, ...]:
+    from transformer_kit.meta import MetadataError, load
+
+    try:
+        return load()
+    except MetadataError as error:
+        _internal_error(f"the kit's exercise metadata is broken: {error}")
+
+
+def _select(words: Sequence[str], everything_when_empty: bool = True) -> list[Exercise]:
+    from transformer_kit.meta import UnknownName, resolve
+
+    exercises = _catalogue()
+    if not words and everything_when_empty:
+        return list(exercises)
+    try:
+        return resolve(words, exercises)
+    except UnknownName as error:
+        raise click.UsageError(str(error)) from None
+
+
+def _internal_error(message: str) -> NoReturn:
+    click.echo(f"kit: {message}\nReinstalling the kit (`pip install .`) usually fixes this.",
+               err=True)  # fmt: skip
+    sys.exit(INTERNAL_ERROR)
+
+
+def _warn(message: str) -> None:
+    if message:
+        click.echo(f"kit: warning: {message}", err=True)
+
+
+@main.command("list")
+@workspace_option
+@click.pass_context
+def list_command(context: click.Context, workspace: str | None) -> None:
+    """Every exercise with its title, topic and your status."""
+    from transformer_kit import report
+    from transformer_kit.workspace import is_fresh, load_progress
+
+    root = _workspace_root(context, workspace)
+    exercises = _catalogue()
+    progress = load_progress(root)
+    _warn(progress.warning)
+    fresh = {e.name for e in exercises if is_fresh(root, e)}
+    report.exercise_list(report.console(), exercises, progress.records, fresh)
+
+
+@main.command()
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON document to stdout instead of the report.")  # fmt: skip
+@workspace_option
+@click.pass_context
+def check(context: click.Context, names: tuple[str, ...], as_json: bool,
+          workspace: str | None) -> None:  # fmt: skip
+    """Grade the named exercises (all when none is named).
+
+    Exit status: 0 when every test passed, 1 when any failed, 2 on a usage error.
+    """
+    root = _workspace_root(context, workspace)
+    exercises = _select(names)
+    result = _grade(root, exercises, show_progress=not as_json and len(exercises) > 1)
+    _save_progress(root, result.exercises)
+    if as_json:
+        import json
+
+        click.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        from transformer_kit import report
+
+        report.check_report(report.console(), result)
+    context.exit(0 if result.passed else 1)
+
+
+def _grade(root: Path, exercises: Sequence[Exercise], show_progress: bool) -> Any:
+    from transformer_kit.grading import GraderError, check
+
+    announce: Callable[[str], None] | None = None
+    status: Any = None
+    if show_progress and sys.stderr.isatty():
+        from transformer_kit import report
+
+        status = report.console(stderr=True).status("grading ...")
+        status.start()
+        names = [e.name for e in exercises]
+
+        def announce(name: str) -> None:
+            status.update(f"grading {name} ({names.index(name) + 1} of {len(names)}) ...")
+
+    try:
+        return check(root, exercises, on_exercise=announce)
+    except GraderError as error:
+        _internal_error(f"the kit's graders could not run:\n{error}")
+    finally:
+        if status is not None:
+            status.stop()
+
+
+def _save_progress(root: Path, results: Sequence[Any]) -> None:
+    from transformer_kit.workspace import load_progress, remember_scores
+
+    progress = load_progress(root)
+    _warn(progress.warning)
+    remember_scores(progress, results)
+    try:
+        progress.save()
+    except OSError as error:
+        _warn(f"could not save progress to {progress.path}: {error}")
+
+
+@main.command()
+@click.argument("name")
+@click.option("--all", "show_all", is_flag=True, help="Also repeat the hints already shown.")
+@workspace_option
+@click.pass_context
+def hint(context: click.Context, name: str, show_all: bool, workspace: str | None) -> None:
+    """The next hint for an exercise (three per exercise, from a nudge to nearly the answer)."""
+    from transformer_kit import report
+    from transformer_kit.workspace import load_progress
+
+    root = _workspace_root(context, workspace)
+    (exercise,) = _select([name], everything_when_empty=False)
+    progress = load_progress(root)
+    _warn(progress.warning)
+    record = progress.record(exercise.name)
+    shown = min(record.hints_shown, len(exercise.hints))
+    following = min(shown, len(exercise.hints) - 1)
+    indices = list(range(shown)) + [following] if show_all else [following]
+    report.hints(report.console(), exercise, sorted(set(indices)))
+    record.hints_shown = max(record.hints_shown, following + 1)
+    try:
+        progress.save()
+    except OSError as error:
+        _warn(f"could not save progress to {progress.path}: {error}")
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def init(directory: Path) -> None:
+    """Make a new workspace in DIRECTORY with a fresh stub of every exercise."""
+    from transformer_kit.workspace import WorkspaceError
+    from transformer_kit.workspace import init as make_workspace
+
+    try:
+        written = make_workspace(directory, _catalogue())
+    except WorkspaceError as error:
+        raise click.UsageError(str(error)) from None
+    except OSError as error:
+        raise click.UsageError(f"cannot create a workspace in {directory}: {error}") from None
+    click.echo(f"Made a workspace in {directory.resolve()} with {len(written)} exercises.")
+    click.echo(f"Next: cd {directory} && kit list, then edit exercises/attention.py and "
+               "run kit check attention.")  # fmt: skip
+
+
+@main.command()
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.option("--all", "reset_all", is_flag=True, help="Restore every exercise's stub.")
+@workspace_option
+@click.pass_context
+def reset(context: click.Context, names: tuple[str, ...], reset_all: bool,
+          workspace: str | None) -> None:  # fmt: skip
+    """Restore the stub of NAME; your file is kept in .kit/backups/ first."""
+    from transformer_kit.workspace import reset as restore
+
+    if not names and not reset_all:
+        raise click.UsageError("name an exercise to reset (or pass --all)")
+    if names and reset_all:
+        raise click.UsageError("give either names or --all, not both")
+    root = _workspace_root(context, workspace)
+    for exercise in _select(names):
+        backup = restore(root, exercise)
+        if backup is None:
+            click.echo(f"{exercise.name}: restored the stub (there was nothing to keep).")
+        else:
+            click.echo(f"{exercise.name}: restored the stub; your file is saved as {backup}")
+
+
+if __name__ == "__main__":
+    main()

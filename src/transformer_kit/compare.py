@@ -1,0 +1,289 @@
+"""Comparisons for graders: each failure names the call, what was expected, what came back and
+where the two differ most, and names a classic mistake when the result matches one.
+
+Graders only ever see plain data decoded from the worker (numpy arrays, Python scalars, lists),
+so nothing here can be fooled by objects the learner built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+RTOL = 1e-4
+ATOL = 1e-6
+SMALL_ARRAY = 16  # arrays with at most this many elements are shown whole
+
+
+@dataclass
+class Mismatch(AssertionError):
+    """A grader's verdict on one check, in words a learner can act on."""
+
+    summary: str
+    call: str = ""
+    expected: str = ""
+    got: str = ""
+    where: str = ""
+    diagnosis: str = ""
+    details: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        super().__init__(self.summary)
+
+    def __str__(self) -> str:
+        return self.message
+
+    def fields(self) -> list[tuple[str, str]]:
+        """The labelled parts after the summary, in the order a report shows them."""
+        labelled = [
+            ("called", self.call),
+            ("expected", self.expected),
+            ("got", self.got),
+            ("differs most", self.where),
+        ]
+        labelled += [("", text) for text in self.details]
+        labelled.append(("likely mistake", self.diagnosis))
+        return [(label, text) for label, text in labelled if text]
+
+    @property
+    def message(self) -> str:
+        """All fields as plain text, one per line (the `--json` message)."""
+        lines = [self.summary]
+        lines += [f"{label}: {text}" if label else text for label, text in self.fields()]
+        return "\n".join(lines)
+
+
+def describe(value: Any) -> str:
+    """A short description of a value: type, dtype and shape for arrays."""
+    if isinstance(value, np.ndarray):
+        return f"array of {value.dtype}, shape {tuple(value.shape)}"
+    if isinstance(value, (list, tuple)):
+        kind = type(value).__name__
+        return f"{kind} of length {len(value)}"
+    if value is None:
+        return "None"
+    if isinstance(value, (bool, int, float, np.number)):
+        return f"{type(value).__name__} {value!r}"
+    return type(value).__name__
+
+
+def show(value: Any) -> str:
+    """A value as the report prints it: whole if small, else its description."""
+    array = np.asarray(value) if _numeric_like(value) else None
+    if array is not None and array.size <= SMALL_ARRAY:
+        with np.printoptions(precision=6, suppress=True, floatmode="maxprec"):
+            return np.array2string(array, separator=", ").replace("\n", "")
+    return describe(value)
+
+
+def _numeric_like(value: Any) -> bool:
+    try:
+        array = np.asarray(value)
+    except Exception:
+        return False
+    return array.dtype.kind in "biuf"
+
+
+def as_array(got: Any, *, call: str, what: str = "result") -> np.ndarray:
+    """`got` as a float64 array, or a Mismatch saying why it cannot be one."""
+    if got is None:
+        raise Mismatch(
+            f"the {what} is None: did the function forget to `return`?",
+            call=call,
+            got="None",
+        )
+    try:
+        array = np.asarray(got)
+    except Exception:
+        array = None
+    if array is None or array.dtype.kind not in "biuf":
+        raise Mismatch(
+            f"the {what} is not an array of numbers", call=call, got=describe(got)
+        )
+    return array.astype(np.float64)
+
+
+def assert_shape(got: Any, shape: Sequence[int], *, call: str, what: str = "result") -> None:
+    """The exact shape: a result that would only match by broadcasting fails."""
+    array = as_array(got, call=call, what=what)
+    expected = tuple(int(n) for n in shape)
+    if array.shape != expected:
+        raise Mismatch(
+            f"the {what} has the wrong shape",
+            call=call,
+            expected=f"shape {expected}",
+            got=f"shape {array.shape}",
+            diagnosis=_shape_diagnosis(array.shape, expected),
+        )
+
+
+def _shape_diagnosis(got: tuple[int, ...], expected: tuple[int, ...]) -> str:
+    if got == expected[::-1] and got != expected:
+        return "the axes are in reverse order (a transpose too many or too few)"
+    if sorted(got) == sorted(expected):
+        return "the right sizes in the wrong order: check which axes you transpose or reshape"
+    if tuple(n for n in expected if n != 1) == got:
+        return "an axis of length 1 was squeezed away: keep it (keepdims=True, or index with None)"
+    if int(np.prod(got)) == int(np.prod(expected)):
+        return "the right number of elements in another layout: check your reshape"
+    return ""
+
+
+def assert_close(
+    got: Any,
+    expected: Any,
+    *,
+    call: str,
+    what: str = "result",
+    rtol: float = RTOL,
+    atol: float = ATOL,
+    mistakes: Mapping[str, Any] | None = None,
+) -> None:
+    """Shape first, then finiteness, then values within `atol + rtol * |expected|`.
+
+    `mistakes` maps a description of a classic mistake to the value that mistake produces; when
+    the learner's result matches one, the failure names it.
+    """
+    want = np.asarray(expected, dtype=np.float64)
+    assert_shape(got, want.shape, call=call, what=what)
+    array = as_array(got, call=call, what=what)
+    bad_finite = ~np.isfinite(array) & np.isfinite(want)
+    if bad_finite.any():
+        index = _first_index(bad_finite)
+        raise Mismatch(
+            f"the {what} has nan or inf where a finite number was expected",
+            call=call,
+            expected=show(want),
+            got=show(array),
+            where=_where(index, want, array),
+            diagnosis=_diagnose(array, mistakes, rtol, atol)
+            or "an overflow (exp of a large number?) or a division by zero",
+        )
+    close = np.isclose(array, want, rtol=rtol, atol=atol, equal_nan=True)
+    if close.all():
+        return
+    error = np.abs(array - want) - (atol + rtol * np.abs(want))
+    error = np.where(np.isnan(error), np.inf, error)
+    index = np.unravel_index(int(np.argmax(error)), want.shape) if want.ndim else ()
+    count = int((~close).sum())
+    raise Mismatch(
+        f"the {what} has {count} of {want.size} values wrong",
+        call=call,
+        expected=show(want),
+        got=show(array),
+        where=_where(tuple(int(i) for i in index), want, array),
+        diagnosis=_diagnose(array, mistakes, rtol, atol),
+    )
+
+
+def _first_index(mask: np.ndarray) -> tuple[int, ...]:
+    return tuple(int(i) for i in np.argwhere(mask)[0]) if mask.ndim else ()
+
+
+def _where(index: tuple[int, ...], want: np.ndarray, got: np.ndarray) -> str:
+    expected, actual = float(want[index]), float(got[index])
+    abs_err = abs(actual - expected)
+    rel = f"{abs_err / abs(expected):.3g}" if expected != 0 else "inf"
+    place = f"index {index}" if index else "the value"
+    return (
+        f"{place}: expected {expected:.6g}, got {actual:.6g} "
+        f"(abs error {abs_err:.3g}, rel error {rel})"
+    )
+
+
+def _diagnose(
+    array: np.ndarray, mistakes: Mapping[str, Any] | None, rtol: float, atol: float
+) -> str:
+    for description, value in (mistakes or {}).items():
+        wrong = np.asarray(value, dtype=np.float64)
+        if wrong.shape == array.shape and np.allclose(
+            array, wrong, rtol=rtol, atol=atol, equal_nan=True
+        ):
+            return description
+    return ""
+
+
+def assert_equal(got: Any, expected: Any, *, call: str, what: str = "result") -> None:
+    """Exact equality of plain data (ints, token lists, bool masks), type-lenient for arrays."""
+    if isinstance(expected, np.ndarray) or isinstance(got, np.ndarray):
+        want = np.asarray(expected)
+        assert_shape(got, want.shape, call=call, what=what)
+        array = np.asarray(got)
+        differ = array != want
+        if differ.any():
+            index = _first_index(differ)
+            raise Mismatch(
+                f"the {what} has {int(differ.sum())} of {want.size} entries wrong",
+                call=call,
+                expected=show(want),
+                got=show(array),
+                where=f"index {index}: expected {want[index]!r}, got {array[index]!r}",
+            )
+        return
+    if _plain(got) != _plain(expected):
+        raise Mismatch(
+            f"the {what} is wrong", call=call, expected=repr(expected), got=_short_repr(got)
+        )
+
+
+def _plain(value: Any) -> Any:
+    """Lists and tuples compared alike; numpy scalars as Python numbers."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _short_repr(value: Any, limit: int = 200) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + " ..."
+
+
+def unpack(got: Any, count: int, *, call: str, what: str = "result") -> tuple[Any, ...]:
+    """A tuple (or list) of exactly `count` items, e.g. `(output, weights)`."""
+    if not isinstance(got, (tuple, list)) or len(got) != count:
+        raise Mismatch(
+            f"the {what} should be a tuple of {count} items",
+            call=call,
+            expected=f"tuple of length {count}",
+            got=describe(got),
+        )
+    return tuple(got)
+
+
+def assert_raises(
+    exception: str, function: Callable[..., Any], *args: Any, call: str, **kwargs: Any
+) -> str:
+    """The call raises `exception` (by class name) with a non-empty message; returns it."""
+    from transformer_kit.student import StudentRaised  # the proxy's view of a learner error
+
+    try:
+        result = function(*args, **kwargs)
+    except StudentRaised as error:
+        if error.not_implemented:
+            raise
+        if exception not in error.type_names:
+            raise Mismatch(
+                f"raised the wrong exception: expected {exception}",
+                call=call,
+                expected=exception,
+                got=f"{error.type_name}: {error.text}",
+            ) from None
+        if not error.text.strip():
+            raise Mismatch(
+                f"raised {exception} without a message: say what was wrong",
+                call=call,
+                expected=f"{exception}('...what was wrong...')",
+                got=f"{error.type_name}()",
+            ) from None
+        return error.text
+    raise Mismatch(
+        f"should raise {exception}, but returned normally",
+        call=call,
+        expected=f"raise {exception}",
+        got=describe(result),
+    )

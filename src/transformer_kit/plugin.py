@@ -1,0 +1,169 @@
+"""The pytest plugin of `kit check`: the `student` fixture, the `weight` marker, and the results.
+
+Graders are ordinary pytest files (graders/test_<name>.py). This plugin hands each test a
+`RemoteStudent` for its exercise and turns every test's outcome into a `TestResult`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from transformer_kit.compare import Mismatch
+from transformer_kit.meta import Exercise
+from transformer_kit.results import ExerciseResult, TestResult
+from transformer_kit.student import StudentRaised
+from transformer_kit.worker_client import RemoteStudent, Sandboxed
+
+WEIGHT_MARKER = "weight(n): the test's share of its exercise's points (default 1)"
+
+
+def exercise_of(item: pytest.Item) -> str:
+    return item.path.stem.removeprefix("test_")
+
+
+def test_name(item: pytest.Item) -> str:
+    """The name a learner sees: the docstring's first line, plus the parameter id."""
+    function = getattr(item, "function", None)
+    doc = (getattr(function, "__doc__", None) or "").strip()
+    base = doc.splitlines()[0] if doc else item.name.split("[")[0].replace("_", " ")
+    callspec = getattr(item, "callspec", None)
+    return f"{base} [{callspec.id}]" if callspec is not None else base
+
+
+def weight(item: pytest.Item) -> float:
+    marker = item.get_closest_marker("weight")
+    return float(marker.args[0]) if marker is not None else 1.0
+
+
+def failure_text(error: BaseException) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """A failed test's summary and labelled fields, from whatever it raised."""
+    if isinstance(error, Mismatch):
+        return error.summary, tuple(error.fields())
+    if isinstance(error, StudentRaised):
+        return error.summary, tuple(error.fields())
+    if isinstance(error, AssertionError):
+        return str(error) or "a check failed", ()
+    return f"the grader failed: {type(error).__name__}: {error}", (
+        ("", "this is a bug in the kit, not in your code: please report it"),
+    )
+
+
+class KitPlugin:
+    """Collects the results of one pytest session over the selected graders."""
+
+    def __init__(
+        self,
+        exercises: Sequence[Exercise],
+        sandboxes: dict[str, Sandboxed],
+        on_exercise: Callable[[str], None] | None = None,
+    ) -> None:
+        self.exercises = {e.name: e for e in exercises}
+        self.order = [e.name for e in exercises]
+        self.sandboxes = sandboxes
+        self.on_exercise = on_exercise
+        self.weights: dict[str, float] = {}
+        self.items: dict[str, list[pytest.Item]] = {name: [] for name in self.order}
+        self.failures: dict[str, BaseException] = {}
+        self.collection_errors: list[str] = []
+        self.started: set[str] = set()
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.addinivalue_line("markers", WEIGHT_MARKER)
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            self.items.setdefault(exercise_of(item), []).append(item)
+        for name, group in self.items.items():
+            self.weights[name] = sum(weight(i) for i in group)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.collection_errors.append(f"{report.nodeid}: {report.longreprtext}")
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> pytest.TestReport:
+        """A bare report: the learner's message is ours, so pytest's costly traceback rendering
+        (a third of a second per failed test) is skipped."""
+        error = call.excinfo.value if call.excinfo is not None else None
+        if error is not None and item.nodeid not in self.failures:
+            self.failures[item.nodeid] = error
+        return pytest.TestReport(
+            item.nodeid,
+            item.location,
+            {},
+            "passed" if error is None else "failed",
+            None if error is None else f"{type(error).__name__}: {error}",
+            call.when,
+            duration=call.duration,
+            start=call.start,
+            stop=call.stop,
+        )
+
+    @pytest.fixture
+    def student(self, request: pytest.FixtureRequest) -> RemoteStudent:
+        name = exercise_of(request.node)
+        self._announce(name)
+        sandboxed = self.sandboxes[name]
+        sandboxed.begin_test(self.exercises[name].time_limit)
+        return RemoteStudent(sandboxed)
+
+    def _announce(self, name: str) -> None:
+        """First test of an exercise: say so, and start the next exercise's worker ahead."""
+        if name in self.started:
+            return
+        self.started.add(name)
+        if self.on_exercise is not None:
+            self.on_exercise(name)
+        index = self.order.index(name)
+        for previous in self.order[:index]:
+            self.sandboxes[previous].close()
+        if index + 1 < len(self.order):
+            self.sandboxes[self.order[index + 1]].start()
+
+    def results(self) -> tuple[ExerciseResult, ...]:
+        return tuple(self._exercise_result(self.exercises[name]) for name in self.order)
+
+    def _exercise_result(self, exercise: Exercise) -> ExerciseResult:
+        group = self.items.get(exercise.name, [])
+        total = self.weights.get(exercise.name) or 1.0
+        tests = []
+        for item in group:
+            share = exercise.points * weight(item) / total
+            error = self.failures.get(item.nodeid)
+            if error is None:
+                tests.append(TestResult(test_name(item), True, share, share))
+            else:
+                summary, fields = failure_text(error)
+                tests.append(TestResult(test_name(item), False, 0.0, share, summary, fields))
+        return ExerciseResult(exercise.name, exercise.title, exercise.points, tuple(tests))
+
+
+def pytest_arguments(paths: Sequence[Path]) -> list[str]:
+    """A quiet, fast, isolated pytest session over the given grader files."""
+    root = str(paths[0].parent) if paths else "."
+    return [
+        *map(str, paths),
+        f"--rootdir={root}",
+        "--override-ini=python_files=test_*.py",
+        "--override-ini=addopts=",
+        "--capture=no",
+        "-p", "no:cacheprovider",
+        "-p", "no:terminal",
+        "-p", "no:logging",
+        "-p", "no:junitxml",
+        "-p", "no:doctest",
+        "-p", "no:pastebin",
+        "-p", "no:faulthandler",
+        "-p", "no:stepwise",
+        "-p", "no:legacypath",
+    ]  # fmt: skip
+
+
+def run_pytest(args: list[str], plugin: Any) -> int:
+    return int(pytest.main(args, plugins=[plugin]))

@@ -1,0 +1,129 @@
+"""Everything the kit prints for people: the check report, the exercise list, hints.
+
+All terminal styling lives here. Every line also reads without colour (NO_COLOR, piped output):
+status is always spelled out in words, not only in colour.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from transformer_kit.meta import Exercise
+from transformer_kit.results import CheckResult, ExerciseResult, TestResult
+from transformer_kit.workspace import Record
+
+DETAILED_FAILURES = 3  # failures per exercise shown with every field; the rest in one line
+FIELD_WIDTH = 16
+
+
+def console(stderr: bool = False) -> Console:
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def check_report(out: Console, result: CheckResult) -> None:
+    for exercise in result.exercises:
+        _exercise_block(out, exercise)
+    passed = sum(e.passed for e in result.exercises)
+    total = len(result.exercises)
+    out.print()
+    out.print(
+        f"[bold]{passed} of {total} exercise{'s' if total != 1 else ''} passed[/] · "
+        f"{result.score:g} of {result.max_score:g} points"
+    )
+    out.print(_bar(result.score, result.max_score))
+    if not result.passed:
+        out.print(
+            "Edit the failing file, then run `kit check` again; `kit hint NAME` gives a hint."
+        )
+
+
+def _exercise_block(out: Console, exercise: ExerciseResult) -> None:
+    failed = [t for t in exercise.tests if not t.passed]
+    status = "[green]passed[/]" if exercise.passed else "[red]failed[/]"
+    mark = "[green]✓[/]" if exercise.passed else "[red]✗[/]"
+    detail = (
+        f"all {len(exercise.tests)} tests passed"
+        if not failed
+        else f"{len(failed)} of {len(exercise.tests)} tests failed"
+    )
+    out.print(
+        f"{mark} [bold]{exercise.name}[/] {status}  {exercise.score:g}/{exercise.max_score:g}"
+        f" points  ({detail})  [dim]{escape(exercise.title)}[/]"
+    )
+    for index, test in enumerate(failed):
+        _failure(out, test, detailed=index < DETAILED_FAILURES)
+
+
+def _failure(out: Console, test: TestResult, detailed: bool) -> None:
+    out.print(f"  [red]✗[/] {escape(test.name)}: {escape(test.summary)}")
+    if not detailed:
+        return
+    for label, text in test.fields:
+        lines = text.splitlines() or [""]
+        prefix = f"{label}:".ljust(FIELD_WIDTH) if label else " " * FIELD_WIDTH
+        style = "yellow" if label == "likely mistake" else ""
+        for number, line in enumerate(lines):
+            lead = prefix if number == 0 else " " * FIELD_WIDTH
+            body = f"[{style}]{escape(line)}[/]" if style else escape(line)
+            out.print(f"      [dim]{lead}[/]{body}")
+
+
+def _bar(done: float, total: float, width: int = 40) -> Text:
+    """A progress bar that reads without colour: filled and empty cells differ in shape."""
+    share = done / total if total else 0.0
+    filled = round(share * width)
+    bar = Text("█" * filled, style="green")
+    bar.append("░" * (width - filled), style="dim")
+    bar.append(f" {share:.0%}")
+    return bar
+
+
+def exercise_list(
+    out: Console, exercises: Sequence[Exercise], records: dict[str, Record], fresh: set[str]
+) -> None:
+    table = Table(title="Exercises", title_justify="left")
+    for column in ("#", "name", "title", "topic", "status", "best"):
+        table.add_column(column)
+    done = 0.0
+    total = 0.0
+    for number, exercise in enumerate(exercises, 1):
+        record = records.get(exercise.name)
+        best = record.best_score if record else 0.0
+        done += best
+        total += exercise.points
+        table.add_row(
+            str(number),
+            exercise.name,
+            escape(exercise.title),
+            exercise.topic,
+            _status(exercise.name, record, fresh),
+            f"{best:g}/{exercise.points:g}",
+        )
+    out.print(table)
+    out.print(_bar(done, total))
+
+
+def _status(name: str, record: Record | None, fresh: set[str]) -> str:
+    if record is not None and record.passed_at:
+        return "[green]passed[/]"
+    if name in fresh:
+        return "not started"
+    if record is not None and record.max_score:
+        return "[yellow]in progress[/]"
+    return "edited, not checked"
+
+
+def hints(out: Console, exercise: Exercise, shown: Sequence[int]) -> None:
+    """Print hints by their 0-based index, numbered as "hint 2 of 3"."""
+    for index in shown:
+        out.print(
+            f"[bold]{exercise.name}[/], hint {index + 1} of {len(exercise.hints)}: "
+            f"{escape(exercise.hints[index])}"
+        )
+    if shown and shown[-1] == len(exercise.hints) - 1:
+        out.print("[dim]That was the last hint.[/]")

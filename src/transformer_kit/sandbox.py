@@ -1,0 +1,238 @@
+"""Worker processes under limits, and making sure nothing they start outlives them.
+
+A worker runs in its own session (no controlling terminal, its own process group) with limits on
+memory (RLIMIT_DATA, not RLIMIT_AS: torch reserves address space), output file size, CPU time and
+core dumps; stdin is /dev/null and stdout/stderr go to a capped temporary file, never a pipe this
+process must drain. On Linux the grading process is a child subreaper, so daemons that leave the
+worker's session are reparented here and are killed with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import resource
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import transformer_kit
+from transformer_kit import protocol
+
+PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+OUTPUT_TAIL = 2000  # bytes of a crashed worker's output quoted in the message
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory_bytes: int = 2 * 1024**3
+    output_bytes: int = 1024**2
+    cpu_seconds: int = 600
+    import_seconds: float = 10.0  # to start Python and import the learner's module (torch too)
+
+
+@dataclass
+class Worker:
+    """One running worker: its process, its two pipe ends and its output file."""
+
+    process: subprocess.Popen[bytes]
+    to_worker: int
+    from_worker: int
+    output: Path
+    started: float
+    buffer: bytearray = field(default_factory=bytearray)
+
+    def exit_status(self, wait: float = 1.0) -> int | None:
+        """The exit code (negative: the signal), waiting up to `wait` seconds for it."""
+        try:
+            return self.process.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def output_tail(self) -> str:
+        try:
+            with self.output.open("rb") as stream:
+                stream.seek(max(0, self.output.stat().st_size - OUTPUT_TAIL))
+                return stream.read().decode("utf-8", "replace").strip()
+        except OSError:
+            return ""
+
+
+_live: set[int] = set()  # pids of workers not yet stopped
+
+
+def harden_grading_process() -> None:
+    """Linux: become a child subreaper and make this process non-dumpable, so a same-user worker
+    can neither escape as an orphan daemon nor read this process's memory or open files through
+    /proc or ptrace."""
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+
+def spawn(name: str, path: Path, workspace: Path, limits: Limits) -> Worker:
+    """Start a worker that imports `path` as module `name`."""
+    request_read, request_write = os.pipe()
+    reply_read, reply_write = os.pipe()
+    fd, output = tempfile.mkstemp(prefix=f"kit-{name}-", suffix=".out")
+    package_parent = str(Path(transformer_kit.__file__).resolve().parents[1])
+    bootstrap = (
+        f"import sys; sys.path.insert(0, {package_parent!r}); "
+        "from transformer_kit.worker import main; main(sys.argv[1:])"
+    )
+    argv = [sys.executable, "-I", "-c", bootstrap, str(request_read), str(reply_write), name]
+    try:
+        process = subprocess.Popen(
+            [*argv, str(path)],
+            stdin=subprocess.DEVNULL,
+            stdout=fd,
+            stderr=fd,
+            cwd=workspace,
+            env={**os.environ, **dict.fromkeys(THREAD_VARIABLES, "1")},
+            pass_fds=(request_read, reply_write),
+            start_new_session=True,
+            preexec_fn=_apply_limits(limits),
+        )
+    finally:
+        for inherited in (fd, request_read, reply_write):
+            os.close(inherited)
+    _live.add(process.pid)
+    return Worker(process, request_write, reply_read, Path(output), time.monotonic())
+
+
+def _apply_limits(limits: Limits) -> Any:
+    def apply() -> None:  # runs in the child between fork and exec
+        for limit, value in (
+            (resource.RLIMIT_DATA, limits.memory_bytes),
+            (resource.RLIMIT_FSIZE, limits.output_bytes),
+            (resource.RLIMIT_CORE, 0),
+            (resource.RLIMIT_CPU, limits.cpu_seconds),
+        ):
+            _, hard = resource.getrlimit(limit)
+            value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+            resource.setrlimit(limit, (value, hard))
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a full output file fails writes, no kill
+
+    return apply
+
+
+def send(worker: Worker, message: dict[str, Any]) -> bool:
+    """Write one frame; False when the worker is gone."""
+    try:
+        protocol.write_frame(worker.to_worker, message)
+    except (BrokenPipeError, OSError):
+        return False
+    return True
+
+
+def receive(worker: Worker, deadline: float) -> dict[str, Any] | None:
+    """The next frame from the worker; None at end of file; TimeoutError past `deadline`."""
+    while True:
+        frame = _take_frame(worker.buffer)
+        if frame is not None:
+            return protocol.unpack_body(frame)
+        remaining = max(0.0, deadline - time.monotonic())
+        ready, _, _ = select.select([worker.from_worker], [], [], remaining)
+        if not ready:
+            if time.monotonic() >= deadline:
+                raise TimeoutError  # only when nothing is waiting: a worker started ahead is fine
+            continue
+        chunk = os.read(worker.from_worker, 1 << 20)
+        if not chunk:
+            return None
+        worker.buffer += chunk
+
+
+def _take_frame(buffer: bytearray) -> bytes | None:
+    if len(buffer) < protocol.HEADER.size:
+        return None
+    (length,) = protocol.HEADER.unpack_from(buffer)
+    if length > protocol.MAX_FRAME:
+        raise protocol.ProtocolError(f"a frame of {length} bytes is over the limit")
+    end = protocol.HEADER.size + length
+    if len(buffer) < end:
+        return None
+    frame = bytes(buffer[protocol.HEADER.size : end])
+    del buffer[:end]
+    return frame
+
+
+def stop(worker: Worker) -> None:
+    """Kill the worker and everything it started; free its pipes and output file."""
+    _live.discard(worker.process.pid)
+    _kill_everything_from(worker.process.pid)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        worker.process.wait(timeout=5)
+    for fd in (worker.to_worker, worker.from_worker):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    worker.output.unlink(missing_ok=True)
+
+
+def _kill_everything_from(session: int) -> None:
+    """SIGKILL the worker's session and every orphan reparented to us, until none is left."""
+    with contextlib.suppress(OSError):
+        os.killpg(session, signal.SIGKILL)
+    if not sys.platform.startswith("linux"):
+        return
+    me = os.getpid()
+    for _ in range(200):
+        table = _process_table()
+        doomed = {
+            pid
+            for pid, (ppid, sid, state) in table.items()
+            if state != "Z" and pid not in _live and (sid == session or ppid == me)
+        }
+        doomed |= _descendants(doomed, table)
+        _reap_zombies(table, me)
+        if not doomed:
+            return
+        for pid in doomed:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.005)
+
+
+def _process_table() -> dict[int, tuple[int, int, str]]:
+    """pid -> (parent pid, session id, state) for every process we can see."""
+    table = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as stream:
+                text = stream.read().decode("ascii", "replace")
+        except OSError:
+            continue
+        fields = text[text.rfind(")") + 2 :].split()
+        table[int(entry.name)] = (int(fields[1]), int(fields[3]), fields[0])
+    return table
+
+
+def _descendants(roots: set[int], table: dict[int, tuple[int, int, str]]) -> set[int]:
+    found: set[int] = set()
+    frontier = set(roots)
+    while frontier:
+        children = {pid for pid, (ppid, _, _) in table.items() if ppid in frontier} - found
+        found |= children
+        frontier = children
+    return found
+
+
+def _reap_zombies(table: dict[int, tuple[int, int, str]], me: int) -> None:
+    for pid, (ppid, _, state) in table.items():
+        if ppid == me and state == "Z" and pid not in _live:
+            with contextlib.suppress(ChildProcessError, OSError):
+                os.waitpid(pid, os.WNOHANG)

@@ -1,0 +1,196 @@
+"""The `student` handle graders talk to, and what it raises.
+
+Graders call `student.softmax(x)`, read `student.GD_WEIGHTS`, build `student.KVCache(...)` and
+call its methods. Two handles implement it:
+- `transformer_kit.worker_client.RemoteStudent`: the learner's module lives in a sandboxed worker
+  process; only plain data comes back (what `kit check` uses).
+- `LocalStudent`: the learner's names live in this process (an nbgrader notebook kernel, where
+  the hidden tests run beside the learner's code as nbgrader does).
+Both return plain data (numpy arrays, Python scalars, lists, tuples, dicts) or an object handle,
+raise `StudentRaised` when the learner's code raises, and fail the test when a call modifies one
+of its input arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from transformer_kit.compare import Mismatch
+
+
+class StudentRaised(Exception):
+    """The learner's code raised `type_name` (with base classes `type_names`) saying `text`."""
+
+    def __init__(self, call: str, type_names: Sequence[str], text: str, where: str = "") -> None:
+        self.call = call
+        self.type_names = tuple(type_names)
+        self.type_name = self.type_names[0] if self.type_names else "Exception"
+        self.text = text
+        self.where = where
+        super().__init__(self.message)
+
+    @property
+    def not_implemented(self) -> bool:
+        return "NotImplementedError" in self.type_names
+
+    @property
+    def summary(self) -> str:
+        if self.not_implemented:
+            function = self.call.split("(")[0]
+            return f"not implemented yet: {function} raises NotImplementedError"
+        return f"raised {self.type_name}: {self.text}".rstrip(": ")
+
+    def fields(self) -> list[tuple[str, str]]:
+        labelled = [("called", self.call), ("where", self.where)]
+        return [(label, text) for label, text in labelled if text and not self.not_implemented]
+
+    @property
+    def message(self) -> str:
+        lines = [self.summary] + [f"{label}: {text}" for label, text in self.fields()]
+        return "\n".join(lines)
+
+
+class StudentFailed(Mismatch):
+    """The learner's code could not answer: time limit, memory limit, exit, crash."""
+
+
+def call_text(name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> str:
+    """`name(array (2, 3), num_heads=2)`: how a call is shown in messages."""
+    parts = [_arg_text(a) for a in args] + [f"{k}={_arg_text(v)}" for k, v in kwargs.items()]
+    return f"{name}({', '.join(parts)})"
+
+
+def _arg_text(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        if value.size <= 4:
+            with np.printoptions(precision=4, suppress=True):
+                return np.array2string(value, separator=", ").replace("\n", "")
+        return f"<{value.dtype} array {tuple(value.shape)}>"
+    if callable(value) and hasattr(value, "__name__"):
+        return value.__name__
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def plain(value: Any) -> Any:
+    """A learner's result as plain data: tensors and numpy scalars become numpy/Python values."""
+    if isinstance(value, np.ndarray):
+        return np.array(value)  # drops subclasses
+    if isinstance(value, np.generic):
+        return value.item()
+    if type(value).__module__.startswith("torch") and hasattr(value, "detach"):
+        return np.array(value.detach().cpu().numpy())
+    if isinstance(value, tuple):
+        return tuple(plain(v) for v in value)
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    return value
+
+
+def mutated_arguments(
+    before: Sequence[tuple[str, np.ndarray]], after: Sequence[np.ndarray]
+) -> list[str]:
+    """Names of array arguments whose values changed during a call."""
+    return [
+        name
+        for (name, copy), now in zip(before, after)
+        if copy.shape != now.shape or not np.array_equal(copy, now, equal_nan=True)
+    ]
+
+
+def mutation_failure(call: str, names: Sequence[str]) -> StudentFailed:
+    return StudentFailed(
+        f"{call} modified its input {', '.join(names)} in place",
+        call=call,
+        diagnosis="an in-place operation (`x -= ...`, `x[...] = ...`, `out=x`) on an input "
+        "array: compute a new array (`y = x - ...`) or work on `x.copy()`",
+    )
+
+
+def array_arguments(args: Sequence[Any], kwargs: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """The top-level array arguments of a call, named for messages."""
+    named = [(f"argument {i + 1}", a) for i, a in enumerate(args)] + list(kwargs.items())
+    return [(name, value) for name, value in named if isinstance(value, np.ndarray)]
+
+
+class LocalStudent:
+    """The handle over names in this process (a module or a notebook's namespace)."""
+
+    def __init__(self, namespace: Mapping[str, Any] | Any, label: str = "your code") -> None:
+        self._namespace = namespace if isinstance(namespace, Mapping) else vars(namespace)
+        self._label = label
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        if name not in self._namespace:
+            raise StudentFailed(f"{self._label} does not define `{name}`", call=name)
+        value = self._namespace[name]
+        return _LocalCallable(name, value) if callable(value) else plain(value)
+
+
+class _LocalCallable:
+    def __init__(self, name: str, target: Any) -> None:
+        self._name = name
+        self._target = target
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        call = call_text(self._name, args, kwargs)
+        inputs = array_arguments(args, kwargs)
+        before = [(name, value.copy()) for name, value in inputs]
+        try:
+            result = self._target(
+                *[_unwrap(a) for a in args], **{k: _unwrap(v) for k, v in kwargs.items()}
+            )
+        except Exception as error:
+            names = [cls.__name__ for cls in type(error).__mro__]
+            raise StudentRaised(call, names, str(error)) from None
+        changed = mutated_arguments(before, [value for _, value in inputs])
+        if changed:
+            raise mutation_failure(call, changed)
+        if callable(result) or not _is_plain(plain(result)):
+            return _LocalObject(result, call)
+        return plain(result)
+
+
+class _LocalObject:
+    """An object the learner's code made (a KVCache): attributes and methods through the handle."""
+
+    def __init__(self, target: Any, origin: str) -> None:
+        self._target = target
+        self._origin = origin
+
+    def __repr__(self) -> str:
+        return f"<your {type(self._target).__name__}>"
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        try:
+            value = getattr(self._target, name)
+        except Exception as error:
+            names = [cls.__name__ for cls in type(error).__mro__]
+            raise StudentRaised(f"{self._origin}.{name}", names, str(error)) from None
+        return _LocalCallable(name, value) if callable(value) else plain(value)
+
+    def __len__(self) -> int:
+        return _LocalCallable("len", len)(self._target)
+
+
+def _unwrap(value: Any) -> Any:
+    return value._target if isinstance(value, _LocalObject) else value
+
+
+def _is_plain(value: Any) -> bool:
+    if value is None or isinstance(value, (bool, int, float, str, np.ndarray)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_is_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_plain(v) for k, v in value.items())
+    return False

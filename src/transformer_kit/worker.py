@@ -1,0 +1,173 @@
+"""The worker: imports one learner module and answers calls on it, in its own process.
+
+Started by `sandbox.spawn` as `python -I -m transformer_kit.worker IN_FD OUT_FD NAME PATH`, under
+resource limits, with stdout and stderr going to a capped file. Everything here runs beside the
+learner's code and is trusted by nobody: the grading process only accepts plain data from it.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import importlib.util
+import io
+import linecache
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from transformer_kit import protocol, values
+from transformer_kit.student import array_arguments, mutated_arguments, plain
+
+PRINT_KEEP = 4096  # characters of the learner's printing kept per worker
+
+
+class CappedText(io.TextIOBase):
+    """A text stream that keeps the first characters written to it and counts the rest."""
+
+    def __init__(self) -> None:
+        self.kept: list[str] = []
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        room = PRINT_KEEP - self.size
+        if room > 0:
+            self.kept.append(text[:room])
+        self.size += len(text)
+        return len(text)
+
+
+class Session:
+    """The learner's module and the objects handed out from it, by handle id (0 = the module)."""
+
+    def __init__(self, in_fd: int, out_fd: int, path: Path) -> None:
+        self.in_fd = in_fd
+        self.out_fd = out_fd
+        self.path = path
+        self.objects: dict[int, Any] = {}
+
+    def send(self, message: dict[str, Any]) -> None:
+        protocol.write_frame(self.out_fd, message)
+
+    def receive(self) -> dict[str, Any]:
+        header = protocol.read_exact(self.in_fd, protocol.HEADER.size)
+        if not header:
+            raise SystemExit(0)  # the grading process is done with us
+        (length,) = protocol.HEADER.unpack(header)
+        return protocol.unpack_body(protocol.read_exact(self.in_fd, length))
+
+    def keep(self, value: Any) -> dict[str, Any]:
+        """A handle for an object that is not plain data (a KVCache, a bound method)."""
+        key = len(self.objects)
+        self.objects[key] = value
+        return {"r": [key, callable(value), type(value).__name__]}
+
+    def encode(self, value: Any) -> Any:
+        return values.encode(plain(value), self.keep)
+
+    def decode(self, tree: Any) -> Any:
+        return values.decode(tree, self.resolve)
+
+    def resolve(self, tag: str, payload: Any) -> Any:
+        if tag == "r":
+            return self.objects[int(payload[0])]
+        return Callback(self, int(payload))
+
+    def serve(self) -> None:
+        while True:
+            request = self.receive()
+            try:
+                reply = self.answer(request)
+            except BaseException as error:  # the learner's exit or interrupt is a result too
+                reply = self.raised(error)
+            self.send(reply)
+
+    def answer(self, request: dict[str, Any]) -> dict[str, Any]:
+        target = self.objects[int(request["target"])]
+        op = request["op"]
+        if op == "getattr":
+            return {"op": "result", "value": self.encode(getattr(target, request["name"]))}
+        if op == "len":
+            return {"op": "result", "value": len(target)}
+        args = [self.decode(a) for a in request["args"]]
+        kwargs = {k: self.decode(v) for k, v in request["kwargs"].items()}
+        inputs = array_arguments(args, kwargs)
+        before = [(name, value.copy()) for name, value in inputs]
+        result = target(*args, **kwargs)
+        changed = mutated_arguments(before, [value for _, value in inputs])
+        return {"op": "result", "value": self.encode(result), "mutated": changed}
+
+    def raised(self, error: BaseException) -> dict[str, Any]:
+        return {
+            "op": "raised",
+            "types": [cls.__name__ for cls in type(error).__mro__],
+            "text": _safe_str(error),
+            "where": self.where(error),
+        }
+
+    def where(self, error: BaseException) -> str:
+        """The learner's lines in the traceback, innermost last."""
+        lines = []
+        for frame in traceback.extract_tb(error.__traceback__):
+            if Path(frame.filename) == self.path:
+                code = linecache.getline(frame.filename, frame.lineno or 0).strip()
+                lines.append(f"  {self.path.name}, line {frame.lineno}, in {frame.name}: {code}")
+        return "\n".join(lines[-3:])
+
+
+class Callback:
+    """A grader function passed as an argument: calling it asks the grading process."""
+
+    def __init__(self, session: Session, key: int) -> None:
+        self.session = session
+        self.key = key
+
+    def __call__(self, *args: Any) -> Any:
+        self.session.send({"op": "callback", "id": self.key, "args": self.session.encode(args)})
+        reply = self.session.receive()
+        if reply["op"] != "reply":
+            raise RuntimeError(reply.get("text", "the grader's function failed"))
+        return self.session.decode(reply["value"])
+
+
+def _safe_str(error: BaseException) -> str:
+    try:
+        return str(error)[:2000]
+    except Exception:
+        return "<an exception whose str() fails>"
+
+
+def load(name: str, path: Path) -> Any:
+    sys.path.insert(0, str(path.parent))
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def main(argv: list[str]) -> None:
+    in_fd, out_fd, name, path_text = int(argv[0]), int(argv[1]), argv[2], argv[3]
+    faulthandler.enable(sys.__stderr__)  # a crash leaves its traceback in the output file
+    sys.stdout = sys.stderr = CappedText()
+    np.seterr(all="ignore")  # floating-point warnings are the learner's business, not a failure
+    session = Session(in_fd, out_fd, Path(path_text))
+    try:
+        session.objects[0] = load(name, session.path)
+    except BaseException as error:
+        session.send({**session.raised(error), "op": "import_failed"})
+        return
+    session.send({"op": "ready"})
+    session.serve()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

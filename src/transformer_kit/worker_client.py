@@ -1,0 +1,323 @@
+"""`RemoteStudent`: the `student` handle of `kit check`, backed by a sandboxed worker process.
+
+Only plain data crosses back (see protocol.py). A worker that hangs, exits, crashes or runs out of
+memory becomes a `StudentFailed` naming what happened; the next test gets a fresh worker.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from transformer_kit import protocol, sandbox, values
+from transformer_kit.student import StudentFailed, StudentRaised, call_text, mutation_failure
+
+MAX_TIME_OUTS = 2  # after this many time-outs an exercise's remaining tests fail at once
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a worker loads: exercise `name` from `path`, run from `workspace`."""
+
+    name: str
+    path: Path
+    workspace: Path
+    limits: sandbox.Limits
+
+    @property
+    def label(self) -> str:
+        return f"exercises/{self.path.name}"
+
+
+class Sandboxed:
+    """The worker of one exercise across its tests: started ahead, restarted after a failure."""
+
+    def __init__(self, target: Target, worker: sandbox.Worker | None = None) -> None:
+        self.target = target
+        self.worker = worker  # one started ahead, or None
+        self.generation = 0 if worker is None else 1
+        self.deadline = 0.0
+        self.time_limit = 0.0
+        self.time_outs = 0
+        self.import_failure: StudentFailed | StudentRaised | None = None
+        self.ready = False
+
+    def start(self) -> None:
+        if self.worker is None and self.import_failure is None:
+            self.worker = sandbox.spawn(
+                self.target.name, self.target.path, self.target.workspace, self.target.limits
+            )
+            self.ready = False
+            self.generation += 1
+
+    def begin_test(self, time_limit: float) -> None:
+        self.time_limit = time_limit
+        self.deadline = time.monotonic() + time_limit
+
+    def close(self) -> None:
+        if self.worker is not None:
+            sandbox.stop(self.worker)
+            self.worker = None
+
+    def request(self, message: dict[str, Any], call: str, callbacks: dict[int, Any]) -> Any:
+        """Send one request; serve callbacks until the answer; return its decoded value."""
+        worker = self._ready_worker(call)
+        if not sandbox.send(worker, message):
+            raise self._died(call)
+        while True:
+            reply = self._receive(worker, self.deadline, call)
+            if reply["op"] == "callback":
+                self._serve_callback(worker, reply, callbacks, call)
+                continue
+            if reply["op"] == "raised":
+                raise self._raised(reply, call)
+            if reply["op"] != "result":
+                raise self._malformed(call)
+            if reply.get("mutated"):
+                raise mutation_failure(call, [str(n) for n in reply["mutated"]])
+            return self._decode(reply.get("value"), call)
+
+    def _ready_worker(self, call: str) -> sandbox.Worker:
+        if self.import_failure is not None:
+            raise self.import_failure
+        if self.time_outs >= MAX_TIME_OUTS:
+            raise StudentFailed(
+                f"not run: {self.time_outs} earlier tests of this exercise hit the time limit",
+                call=call,
+                diagnosis="fix the infinite loop (or the very slow code) those tests report first",
+            )
+        self.start()
+        assert self.worker is not None
+        if not self.ready:
+            deadline = self.worker.started + self.target.limits.import_seconds
+            try:
+                reply = self._receive(self.worker, deadline, f"importing {self.target.label}")
+            except (StudentFailed, StudentRaised) as failure:
+                self.import_failure = failure
+                raise
+            if reply["op"] == "import_failed":
+                self.import_failure = self._import_raised(reply)
+                self.close()
+                raise self.import_failure
+            if reply["op"] != "ready":
+                raise self._malformed(call)
+            self.ready = True
+            self.deadline = time.monotonic() + self.time_limit  # import time is not the test's
+        return self.worker
+
+    def _receive(self, worker: sandbox.Worker, deadline: float, call: str) -> dict[str, Any]:
+        try:
+            reply = sandbox.receive(worker, deadline)
+        except TimeoutError:
+            self.time_outs += 1
+            limit = self.target.limits.import_seconds if not self.ready else self.time_limit
+            self.close()
+            raise StudentFailed(
+                f"time limit: {call} did not finish within {limit:g} s",
+                call=call,
+                diagnosis="an infinite loop, a sleep, or code far slower than it needs to be",
+            ) from None
+        except protocol.ProtocolError:
+            raise self._malformed(call) from None
+        if reply is None:
+            raise self._died(call)
+        return reply
+
+    def _serve_callback(
+        self, worker: sandbox.Worker, reply: dict[str, Any], callbacks: dict[int, Any], call: str
+    ) -> None:
+        function = callbacks.get(reply.get("id"))  # type: ignore[arg-type]
+        args = self._decode(reply.get("args"), call)
+        if function is None or not isinstance(args, tuple):
+            raise self._malformed(call)
+        try:
+            value = function(*args)
+            answer = {"op": "reply", "value": values.encode(value, _refuse)}
+        except Exception as error:  # the learner passed the grader's function bad arguments
+            answer = {"op": "callback_error", "text": f"{type(error).__name__}: {error}"}
+        if not sandbox.send(worker, answer):
+            raise self._died(call)
+
+    def _decode(self, tree: Any, call: str) -> Any:
+        generation = self.generation
+        try:
+            return values.decode(tree, lambda tag, payload: self._handle(tag, payload, generation))
+        except (protocol.ProtocolError, RecursionError, TypeError, ValueError):
+            raise self._malformed(call) from None
+
+    def _handle(self, tag: str, payload: Any, generation: int) -> Any:
+        if tag != "r" or not isinstance(payload, list) or len(payload) != 3:
+            raise protocol.ProtocolError("unexpected handle")
+        key, is_callable, type_name = int(payload[0]), bool(payload[1]), str(payload[2])
+        return RemoteObject(self, generation, key, is_callable, type_name)
+
+    def _raised(self, reply: dict[str, Any], call: str) -> StudentRaised | StudentFailed:
+        types = [str(t) for t in reply.get("types", [])] or ["Exception"]
+        text, where = str(reply.get("text", "")), str(reply.get("where", ""))
+        if types[0] == "MemoryError":
+            return self._memory_failure(call, where)
+        if types[0] in ("SystemExit", "KeyboardInterrupt"):
+            return StudentFailed(
+                f"{call} raised {types[0]}: your code tried to stop the program",
+                call=call,
+                got=f"{types[0]}({text})",
+                details=[where] if where else [],
+                diagnosis="remove sys.exit()/exit()/quit() and raise no KeyboardInterrupt",
+            )
+        return StudentRaised(call, types, text, where)
+
+    def _import_raised(self, reply: dict[str, Any]) -> StudentRaised | StudentFailed:
+        failure = self._raised(reply, f"importing {self.target.label}")
+        if isinstance(failure, StudentRaised):
+            return StudentFailed(
+                f"{self.target.label} could not be imported: {failure.type_name}: {failure.text}",
+                call=f"import {self.target.name}",
+                details=[failure.where] if failure.where else [],
+                diagnosis="fix the error above; every test of this exercise needs the module",
+            )
+        return failure
+
+    def _memory_failure(self, call: str, where: str = "") -> StudentFailed:
+        gib = self.target.limits.memory_bytes / 1024**3
+        return StudentFailed(
+            f"memory limit: {call} needed more than {gib:g} GiB",
+            call=call,
+            details=[where] if where else [],
+            diagnosis="an array far larger than the inputs (an outer product too many?)",
+        )
+
+    def _died(self, call: str) -> StudentFailed:
+        worker = self.worker
+        status = worker.exit_status() if worker is not None else None
+        tail = worker.output_tail() if worker is not None else ""
+        self.close()
+        details = [f"last output of your code:\n{tail}"] if tail else []
+        if status is None or status >= 0:
+            return StudentFailed(
+                f"your code exited early (exit code {status}) during {call}",
+                call=call,
+                details=details,
+                diagnosis="remove sys.exit()/os._exit() and anything that ends the process",
+            )
+        number = -status
+        if number == signal.SIGXCPU:
+            return StudentFailed(f"CPU time limit: {call} used too much CPU time", call=call)
+        if "MemoryError" in tail or "Cannot allocate memory" in tail:
+            return self._memory_failure(call)
+        name = signal.Signals(number).name if number in signal.valid_signals() else str(number)
+        return StudentFailed(
+            f"your code crashed ({name}{_SIGNAL_WORDS.get(name, '')}) during {call}",
+            call=call,
+            details=details,
+            diagnosis="a crash in native code (ctypes, a bad index in an extension, unbounded "
+            "recursion with a raised recursion limit) or the process was killed",
+        )
+
+    def _malformed(self, call: str) -> StudentFailed:
+        self.close()
+        return StudentFailed(
+            f"the process running your code sent data the kit cannot read during {call}",
+            call=call,
+            diagnosis="return plain numbers, numpy arrays or lists; do not write to the kit's "
+            "channel",
+        )
+
+
+_SIGNAL_WORDS = {"SIGSEGV": ": segmentation fault", "SIGABRT": ": aborted", "SIGKILL": ": killed"}
+
+
+def _refuse(value: Any) -> dict[str, Any]:
+    raise TypeError(f"a grader callback returned {type(value).__name__}, not plain data")
+
+
+class RemoteStudent:
+    """`student.name` for the learner's module in a worker."""
+
+    def __init__(self, sandboxed: Sandboxed) -> None:
+        self._sandboxed = sandboxed
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return _remote_getattr(self._sandboxed, 0, name, self._sandboxed.target.label)
+
+
+def _remote_getattr(sandboxed: Sandboxed, key: int, name: str, owner: str) -> Any:
+    message = {"op": "getattr", "target": key, "name": name}
+    try:
+        value = sandboxed.request(message, name, {})
+    except StudentRaised as error:
+        if "AttributeError" in error.type_names:
+            raise StudentFailed(
+                f"{owner} does not define `{name}`",
+                call=name,
+                diagnosis="keep the names and signatures of the stub",
+            ) from None
+        raise
+    if isinstance(value, RemoteObject):
+        value._name = name
+    return value
+
+
+class RemoteObject:
+    """An object living in the worker: a KVCache, a function, a bound method."""
+
+    def __init__(
+        self, sandboxed: Sandboxed, generation: int, key: int, is_callable: bool, type_name: str
+    ) -> None:
+        self._sandboxed = sandboxed
+        self._generation = generation
+        self._key = key
+        self._callable = is_callable
+        self._type_name = type_name
+        self._name = type_name
+
+    def __repr__(self) -> str:
+        return f"<your {self._type_name}>"
+
+    def _check_alive(self, call: str) -> None:
+        if self._sandboxed.generation != self._generation or self._sandboxed.worker is None:
+            raise StudentFailed(
+                f"{call} used a {self._type_name} from a worker that has ended", call=call
+            )
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        self._check_alive(name)
+        return _remote_getattr(self._sandboxed, self._key, name, f"your {self._type_name}")
+
+    def __len__(self) -> int:
+        call = f"len({self._type_name})"
+        self._check_alive(call)
+        value = self._sandboxed.request({"op": "len", "target": self._key}, call, {})
+        if not isinstance(value, int):
+            raise StudentFailed(f"{call} is not an int", call=call)
+        return value
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        call = call_text(self._name, args, kwargs)
+        self._check_alive(call)
+        if not self._callable:
+            raise StudentFailed(f"`{self._name}` is a {self._type_name}, not a function", call=call)
+        callbacks: dict[int, Callable[..., Any]] = {}
+
+        def handle(value: Any) -> dict[str, Any]:
+            if isinstance(value, RemoteObject):
+                return {"r": [value._key, value._callable, value._type_name]}
+            if callable(value):
+                callbacks[len(callbacks)] = value
+                return {"c": len(callbacks) - 1}
+            raise TypeError(f"cannot send {type(value).__name__} to the worker")
+
+        message = {
+            "op": "call",
+            "target": self._key,
+            "args": [values.encode(a, handle) for a in args],
+            "kwargs": {k: values.encode(v, handle) for k, v in kwargs.items()},
+        }
+        return self._sandboxed.request(message, call, callbacks)

@@ -1,0 +1,175 @@
+"""The learner's workspace: finding it, making it, restoring stubs, and the progress store.
+
+A workspace is a folder with `exercises/`. The kit keeps its own state in `.kit/` inside it:
+`progress.json` (best scores, first pass, hints seen) and `backups/` (files replaced by a reset).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from transformer_kit.meta import Exercise
+
+STATE = ".kit"
+PROGRESS_VERSION = 1
+
+
+class WorkspaceError(Exception):
+    """No usable workspace, or a change that would lose the learner's work; says what to do."""
+
+
+def find(option: str | None) -> Path:
+    """--workspace, else $KIT_WORKSPACE, else the current folder; it must hold exercises/."""
+    chosen = option or os.environ.get("KIT_WORKSPACE") or "."
+    source = "--workspace" if option else "KIT_WORKSPACE" if os.environ.get("KIT_WORKSPACE") else ""
+    root = Path(chosen).expanduser().resolve()
+    if not (root / "exercises").is_dir():
+        origin = f" (from {source})" if source else ""
+        raise WorkspaceError(
+            f"no workspace at {root}{origin}: it has no exercises/ folder.\n"
+            "Make one with `kit init DIR`, then run kit inside DIR or pass --workspace DIR."
+        )
+    return root
+
+
+def exercise_file(root: Path, exercise: Exercise) -> Path:
+    return root / "exercises" / f"{exercise.name}.py"
+
+
+def init(root: Path, exercises: Sequence[Exercise]) -> list[Path]:
+    """A new workspace at `root` with fresh stubs; refuses to touch an existing exercises/."""
+    target = root / "exercises"
+    if target.exists() and any(target.iterdir()):
+        raise WorkspaceError(
+            f"{target} already exists and is not empty: nothing was changed.\n"
+            f"To restore a stub there, use `kit --workspace {root} reset NAME`."
+        )
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    for exercise in exercises:
+        path = exercise_file(root, exercise)
+        shutil.copyfile(exercise.stub, path)
+        written.append(path)
+    return written
+
+
+def is_fresh(root: Path, exercise: Exercise) -> bool:
+    """The learner's file is exactly the kit's stub."""
+    path = exercise_file(root, exercise)
+    return path.is_file() and path.read_bytes() == exercise.stub.read_bytes()
+
+
+def reset(root: Path, exercise: Exercise) -> Path | None:
+    """Restore the stub; the replaced file is moved to .kit/backups first. Returns the backup."""
+    path = exercise_file(root, exercise)
+    backup = None
+    if path.exists() and not is_fresh(root, exercise):
+        folder = root / STATE / "backups"
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        backup = folder / f"{exercise.name}-{stamp}.py"
+        counter = 1
+        while backup.exists():
+            counter += 1
+            backup = folder / f"{exercise.name}-{stamp}-{counter}.py"
+        shutil.copy2(path, backup)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write(path, exercise.stub.read_bytes())
+    return backup
+
+
+@dataclass
+class Record:
+    """What the workspace remembers of one exercise."""
+
+    best_score: float = 0.0
+    max_score: float = 0.0
+    passed_at: str | None = None
+    hints_shown: int = 0
+
+
+@dataclass
+class Progress:
+    path: Path
+    records: dict[str, Record] = field(default_factory=dict)
+    warning: str = ""
+
+    def record(self, name: str) -> Record:
+        return self.records.setdefault(name, Record())
+
+    def save(self) -> None:
+        data = {
+            "format_version": PROGRESS_VERSION,
+            "exercises": {name: asdict(r) for name, r in sorted(self.records.items())},
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _atomic_write(self.path, (json.dumps(data, indent=2) + "\n").encode("utf-8"))
+
+
+def load_progress(root: Path) -> Progress:
+    """The progress store; a missing one is empty, a damaged one is set aside with a warning."""
+    path = root / STATE / "progress.json"
+    if not path.exists():
+        return Progress(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        records = _records(data)
+    except (OSError, ValueError, TypeError, KeyError) as error:
+        aside = path.with_name(f"progress.damaged-{time.strftime('%Y%m%d-%H%M%S')}.json")
+        with contextlib.suppress(OSError):
+            path.replace(aside)
+        return Progress(
+            path,
+            warning=f"the progress store {path} could not be read ({error}); it was moved to "
+            f"{aside.name} and progress starts afresh (your exercise files are untouched)",
+        )
+    return Progress(path, records)
+
+
+def _records(data: Any) -> dict[str, Record]:
+    if not isinstance(data, dict) or data.get("format_version") != PROGRESS_VERSION:
+        raise ValueError("unknown format")
+    records = {}
+    for name, entry in dict(data["exercises"]).items():
+        record = Record(**entry)
+        if not isinstance(record.best_score, (int, float)) or not isinstance(
+            record.hints_shown, int
+        ):
+            raise ValueError(f"bad entry for {name}")
+        records[str(name)] = record
+    return records
+
+
+def remember_scores(progress: Progress, results: Iterable[Any]) -> None:
+    """Keep each exercise's best score and when it first passed."""
+    for result in results:
+        record = progress.record(result.name)
+        record.max_score = result.max_score
+        record.best_score = max(record.best_score, result.score)
+        if result.passed and record.passed_at is None:
+            record.passed_at = time.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write via a temporary file in the same folder and rename: never a half-written file."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise

@@ -1,0 +1,338 @@
+"""Hostile submissions: learner code that attacks the grading instead of solving the exercise.
+
+Each case is the reference momentum_sgd solution plus hostile code (which may redefine
+`sgd_step`). The verdict of every case is fixed here: whether the exercise passes and a phrase
+the first failure must contain. The grading runs in this process exactly as `kit check` does,
+with a beside-it exercise (param_count, solved) that must still pass.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from conftest import kit_executable, solution_source
+
+from transformer_kit import grading, meta, sandbox
+
+EXERCISE = "momentum_sgd"
+NEIGHBOUR = "param_count"
+LIMITS = sandbox.Limits(import_seconds=4.0)
+
+
+@dataclass(frozen=True)
+class Hostile:
+    name: str
+    code: str
+    passes: bool
+    phrase: str = ""  # in the first failed test's message
+
+
+CASES = [
+    Hostile("sys.exit at import", "import sys\nsys.exit(0)", False, "tried to stop the program"),
+    Hostile("os._exit at import", "import os\nos._exit(0)", False, "exited early"),
+    Hostile(
+        "SystemExit in a call",
+        "def sgd_step(w, grad, lr):\n    raise SystemExit(0)",
+        False,
+        "tried to stop the program",
+    ),
+    Hostile(
+        "os._exit in a call",
+        "import os\ndef sgd_step(w, grad, lr):\n    os._exit(0)",
+        False,
+        "exited early (exit code 0)",
+    ),
+    Hostile("KeyboardInterrupt at import", "raise KeyboardInterrupt", False, "KeyboardInterrupt"),
+    Hostile(
+        "KeyboardInterrupt in a call",
+        "def sgd_step(w, grad, lr):\n    raise KeyboardInterrupt",
+        False,
+        "KeyboardInterrupt",
+    ),
+    Hostile(
+        "monkeypatched comparisons",
+        """
+        import math, unittest, numpy as np, numpy.testing, pytest
+        np.allclose = lambda *a, **k: True
+        np.isclose = lambda a, b, **k: np.ones(np.shape(a), bool)
+        np.array_equal = lambda *a, **k: True
+        numpy.testing.assert_allclose = lambda *a, **k: None
+        math.isclose = lambda *a, **k: True
+        unittest.TestCase.assertEqual = lambda *a, **k: None
+        pytest.approx = lambda expected, **k: object()
+        def sgd_step(w, grad, lr):
+            return np.zeros_like(w)
+        """,
+        False,
+        "values wrong",
+    ),
+    Hostile(
+        "monkeypatched torch",
+        """
+        import torch
+        torch.allclose = lambda *a, **k: True
+        torch.testing.assert_close = lambda *a, **k: None
+        def sgd_step(w, grad, lr):
+            return w
+        """,
+        False,
+        "values wrong",
+    ),
+    Hostile(
+        "stack walk and gc scan for expected values",
+        """
+        import gc, sys, numpy as np
+        def sgd_step(w, grad, lr):
+            frame, seen = sys._getframe(), []
+            while frame is not None:
+                seen += [v for v in frame.f_locals.values() if isinstance(v, np.ndarray)]
+                frame = frame.f_back
+            seen += [o for o in gc.get_objects() if isinstance(o, np.ndarray)]
+            same = [a for a in seen if a.shape == np.shape(w) and a is not w and a is not grad]
+            return same[-1] if same else np.zeros_like(w)
+        """,
+        False,
+        "sgd_step",
+    ),
+    Hostile(
+        "ndarray subclass that lies in comparisons",
+        """
+        import numpy as np
+        class Liar(np.ndarray):
+            def __eq__(self, other): return np.ones(self.shape, bool)
+            def __array_ufunc__(self, *args, **kwargs): return np.zeros(self.shape)
+            def __float__(self): return 0.0
+        def sgd_step(w, grad, lr):
+            return np.zeros(np.shape(w)).view(Liar)
+        """,
+        False,
+        "values wrong",
+    ),
+    Hostile(
+        "a result that only matches by broadcasting",
+        "import numpy as np\ndef sgd_step(w, grad, lr):\n    return np.mean(w - lr * grad)",
+        False,
+        "wrong shape",
+    ),
+    Hostile(
+        "nan and inf",
+        "import numpy as np\ndef sgd_step(w, grad, lr):\n    return (w - lr * grad) * np.inf",
+        False,
+        "nan or inf",
+    ),
+    Hostile(
+        "modifies its input in place",
+        "def sgd_step(w, grad, lr):\n    w -= lr * grad\n    return w",
+        False,
+        "modified its input",
+    ),
+    Hostile(
+        "infinite loop with SIGALRM and SIGTERM ignored",
+        """
+        import signal
+        signal.signal(signal.SIGALRM, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        def sgd_step(w, grad, lr):
+            while True:
+                pass
+        """,
+        False,
+        "time limit",
+    ),
+    Hostile("infinite loop at import", "while True:\n    pass", False, "time limit"),
+    Hostile("sleep at import", "import time\ntime.sleep(1000)", False, "time limit"),
+    Hostile(
+        "segfault",
+        "import ctypes\ndef sgd_step(w, grad, lr):\n    return ctypes.string_at(0)",
+        False,
+        "crashed (SIGSEGV",
+    ),
+    Hostile(
+        "runaway recursion",
+        "def sgd_step(w, grad, lr):\n    return sgd_step(w, grad, lr) + 1",
+        False,
+        "RecursionError",
+    ),
+    Hostile(
+        "memory bomb",
+        "def sgd_step(w, grad, lr):\n    return bytearray(16 * 1024**3)",
+        False,
+        "memory limit",
+    ),
+    Hostile(
+        "protocol forgery",
+        """
+        import os, sys
+        os.write(int(sys.argv[2]), b"\\x00\\x00\\x00\\x05{bad}")
+        """,
+        False,
+        "data the kit cannot read",
+    ),
+    Hostile(
+        "a flood of prints from a correct solution",
+        """
+        _reference_step = sgd_step
+        def sgd_step(w, grad, lr):
+            for i in range(20000):
+                print("debugging line", i, "x" * 80)
+            return _reference_step(w, grad, lr)
+        """,
+        True,
+    ),
+    Hostile(
+        "fake success printed at import",
+        """
+        import os
+        print('{"score": 100, "max_score": 100, "exercises": []}')
+        os.write(1, b"1 of 1 exercise passed, 6 of 6 points\\n")
+        os.write(2, b"PASSED\\n")
+        def sgd_step(w, grad, lr):
+            return w
+        """,
+        False,
+        "values wrong",
+    ),
+]
+
+
+def _workspace(make_workspace, code: str) -> Path:
+    source = solution_source(EXERCISE) + "\n\n" + textwrap.dedent(code) + "\n"
+    return make_workspace({EXERCISE: source, NEIGHBOUR: solution_source(NEIGHBOUR)})
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_hostile_submission_gets_its_verdict(case: Hostile, make_workspace) -> None:
+    root = _workspace(make_workspace, case.code)
+    exercises = meta.resolve([EXERCISE, NEIGHBOUR], meta.load())
+    result = grading.check(root, exercises, LIMITS)
+    graded, neighbour = result.exercises
+    assert neighbour.passed, f"{NEIGHBOUR} must still be graded and pass"
+    assert graded.passed is case.passes
+    if not case.passes:
+        first = next(t for t in graded.tests if not t.passed)
+        assert case.phrase in first.message, first.message
+
+
+def test_forked_children_and_daemons_do_not_outlive_the_check(make_workspace) -> None:
+    root = _workspace(
+        make_workspace,
+        """
+        import os, time
+        from pathlib import Path
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                Path(f"daemon-{os.getpid()}.pid").touch()
+                time.sleep(3600)
+            os._exit(0)
+        if os.fork() == 0:
+            Path(f"child-{os.getpid()}.pid").touch()
+            time.sleep(3600)
+        """,
+    )
+    result = grading.check(root, meta.resolve([EXERCISE], meta.load()), LIMITS)
+    assert result.passed  # the solution itself is right
+    pids = [int(p.stem.split("-")[1]) for p in root.glob("*.pid")]
+    assert len(pids) >= 2, "the hostile code did not run"
+    time.sleep(0.1)
+    alive = [pid for pid in pids if _alive(pid)]
+    assert not alive, f"processes outlived the check: {alive}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _run_kit(root: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], int]:
+    """`kit check` in a subprocess; also the largest resident size of any process it ran (KiB)."""
+    probe = (
+        "import resource, subprocess, sys; "
+        "done = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+        "sys.stdout.write(done.stdout); sys.stderr.write(done.stderr); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); "
+        "sys.exit(done.returncode)"
+    )
+    command = [sys.executable, "-c", probe, kit_executable(), "--workspace", str(root), *args]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    peak = int(done.stderr.strip().splitlines()[-1])
+    return done, peak
+
+
+def test_memory_bomb_stays_under_4_gib_through_the_cli(make_workspace) -> None:
+    root = _workspace(
+        make_workspace,
+        """
+        import numpy as np
+        def sgd_step(w, grad, lr):
+            hoard = [np.ones(10**7) for _ in range(1000)]
+            return w
+        """,
+    )
+    done, peak_kib = _run_kit(root, "check", EXERCISE, NEIGHBOUR)
+    assert done.returncode == 1, done.stderr
+    assert peak_kib < 4 * 1024**2, f"a process reached {peak_kib} KiB"
+    assert "memory limit" in done.stdout or "time limit" in done.stdout, done.stdout
+    assert f"✓ {NEIGHBOUR} passed" in done.stdout
+
+
+def test_learner_output_never_reaches_json_stdout(make_workspace) -> None:
+    root = _workspace(
+        make_workspace,
+        """
+        import os, sys
+        print('{"kit_version": "0.1.0", "score": 6.0, "max_score": 6.0, "exercises": []}')
+        os.write(1, b'{"score": 6.0}\\n')
+        sys.__stdout__.write("PASSED\\n")
+        def sgd_step(w, grad, lr):
+            print("inside a call")
+            os.write(1, b"more fake output\\n")
+            return w
+        """,
+    )
+    done, _ = _run_kit(root, "check", EXERCISE, "--json")
+    assert done.returncode == 1
+    document = json.loads(done.stdout)  # exactly one JSON document, nothing else
+    (exercise,) = document["exercises"]
+    assert exercise["name"] == EXERCISE and exercise["passed"] is False
+    assert 0 < document["score"] < document["max_score"]
+
+
+def test_import_time_limit_holds_through_the_cli(make_workspace) -> None:
+    """The real default limits: a sleeping import fails within the import limit, not later."""
+    root = _workspace(make_workspace, "import time\ntime.sleep(1000)")
+    started = time.monotonic()
+    done, _ = _run_kit(root, "check", EXERCISE)
+    elapsed = time.monotonic() - started
+    assert done.returncode == 1
+    assert "time limit" in done.stdout
+    assert elapsed < sandbox.Limits().import_seconds + 10, f"took {elapsed:.1f} s"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may read any process's memory")
+def test_grading_process_is_not_readable_by_the_worker(make_workspace) -> None:
+    root = _workspace(
+        make_workspace,
+        """
+        import os
+        from pathlib import Path
+        try:
+            os.listdir(f"/proc/{os.getppid()}/fd")
+            Path("leak").touch()
+        except OSError:
+            pass
+        """,
+    )
+    grading.check(root, meta.resolve([EXERCISE], meta.load()), LIMITS)
+    assert not (root / "leak").exists()
