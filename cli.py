@@ -187,7 +187,7 @@ def hint(context: click.Context, name: str, show_all: bool, workspace: str | Non
     record = progress.record(exercise.name)
     shown = min(record.hints_shown, len(exercise.hints))
     following = min(shown, len(exercise.hints) - 1)
-    indices = list(range(shown)) + [following] if show_all else [following]
+    indices = [*range(shown), following] if show_all else [following]
     report.hints(report.console(), exercise, sorted(set(indices)))
     record.hints_shown = max(record.hints_shown, following + 1)
     try:

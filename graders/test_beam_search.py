@@ -93,7 +93,7 @@ class Case:
 
     @property
     def lm_text(self) -> str:
-        bias = f", eos_id log-odds {self.eos_bias:+g}" if self.eos_bias else ""
+        bias = f", eos logit {self.eos_bias:+g}" if self.eos_bias else ""
         return f"lm = random model (seed={self.seed}, vocab={self.vocab}{bias})"
 
     def greedy_call(self) -> str:
@@ -101,10 +101,8 @@ class Case:
             f"greedy_decode(lm, {self.bos_id}, {self.eos_id}, {self.max_len}) with {self.lm_text}"
         )
 
-    def beam_args(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        args = (self.bos_id, self.eos_id, self.beam_width, self.max_len)
-        kwargs = {"length_penalty": self.length_penalty} if self.length_penalty else {}
-        return args, kwargs
+    def beam_args(self) -> tuple[int, int, int, int]:
+        return self.bos_id, self.eos_id, self.beam_width, self.max_len
 
     def beam_call(self) -> str:
         penalty = f", length_penalty={self.length_penalty:g}" if self.length_penalty else ""
@@ -526,7 +524,7 @@ def run_beam(
         raise Mismatch(
             error.summary,
             call=call,
-            details=[f"where: {error.where}"] if error.where else [],
+            details=[f"where:\n{error.where}"] if error.where else [],
             diagnosis="a generated_length of 0: it counts every token after bos_id, eos_id "
             "included, so it is at least 1",
         ) from None
@@ -548,8 +546,9 @@ def run_beam(
 
 
 def run_beam_case(student: Any, case: Case, **options: Any) -> None:
-    args, _ = case.beam_args()
-    run_beam(student, case.model, args, case.length_penalty, case.beam_call(), **options)
+    run_beam(
+        student, case.model, case.beam_args(), case.length_penalty, case.beam_call(), **options
+    )
 
 
 def run_greedy_case(student: Any, case: Case) -> None:
@@ -675,11 +674,20 @@ def test_beam_penalty_fixture(student: Any) -> None:
 BEAM_CASES = [
     Case(seed=1, vocab=4, bos_id=0, eos_id=1, max_len=4, beam_width=3, eos_bias=0.5),
     Case(seed=2, vocab=5, bos_id=3, eos_id=0, max_len=5, beam_width=2, eos_bias=1.0),
-    Case(seed=3, vocab=4, bos_id=2, eos_id=3, max_len=4, beam_width=3, length_penalty=1.0,
-         eos_bias=1.0),
-    Case(seed=4, vocab=3, bos_id=0, eos_id=2, max_len=5, beam_width=4, length_penalty=0.6,
-         eos_bias=0.5),
-]  # fmt: skip
+    Case(
+        seed=3, vocab=4, bos_id=2, eos_id=3, max_len=4, beam_width=3, length_penalty=1, eos_bias=1
+    ),
+    Case(
+        seed=4,
+        vocab=3,
+        bos_id=0,
+        eos_id=2,
+        max_len=5,
+        beam_width=4,
+        length_penalty=0.6,
+        eos_bias=0.5,
+    ),
+]
 
 
 def _case_id(case: Case) -> str:
@@ -735,8 +743,7 @@ def test_beam_width_one(student: Any, case: Case) -> None:
 
 # eos_id is likely, so hypotheses finish before max_len and the beam shrinks (checked in
 # tests/test_beam_search_oracle.py).
-EARLY_EOS_CASE = Case(seed=57, vocab=4, bos_id=0, eos_id=1, max_len=5, beam_width=3,
-                      eos_bias=1.5)  # fmt: skip
+EARLY_EOS_CASE = Case(seed=57, vocab=4, bos_id=0, eos_id=1, max_len=5, beam_width=3, eos_bias=1.5)
 # eos_id is (almost) never said: every hypothesis runs to max_len and is still live at the end.
 LONG_CASE = Case(seed=51, vocab=4, bos_id=0, eos_id=3, max_len=3, beam_width=3, eos_bias=-8.0)
 

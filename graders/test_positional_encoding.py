@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from transformer_kit.graders.fixtures import positional_encoding as fixtures
-from transformer_kit.solutions import positional_encoding as reference
 
 from transformer_kit.compare import Mismatch, assert_close, assert_raises, assert_shape
+from transformer_kit.graders.fixtures import positional_encoding as fixtures
+from transformer_kit.solutions import positional_encoding as reference
 
 SPLIT_HALF = (
     "your RoPE rotates split halves (i, i + D/2); this kit pairs interleaved dimensions (2i, 2i+1)"

@@ -12,7 +12,6 @@ import functools
 import heapq
 import itertools
 import math
-import warnings
 import zlib
 from collections.abc import Callable, Sequence
 
@@ -20,12 +19,9 @@ import numpy as np
 import pytest
 import torch
 
+from transformer_kit.graders import test_beam_search as grader
 from transformer_kit.graders.fixtures import beam_search as fixtures
 from transformer_kit.solutions import beam_search as solution
-
-with warnings.catch_warnings():  # `weight` is a marker of the kit's plugin, not registered here
-    warnings.simplefilter("ignore", pytest.PytestUnknownMarkWarning)
-    from transformer_kit.graders import test_beam_search as grader
 
 Beams = list[tuple[list[int], float]]
 LogProbFn = Callable[[Sequence[int]], np.ndarray]

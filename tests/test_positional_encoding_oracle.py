@@ -15,6 +15,7 @@ import math
 import numpy as np
 import pytest
 import torch
+
 from transformer_kit.graders.fixtures import positional_encoding as fixtures
 from transformer_kit.solutions import positional_encoding as solution
 

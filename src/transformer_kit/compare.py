@@ -100,23 +100,30 @@ def as_array(got: Any, *, call: str, what: str = "result") -> np.ndarray:
     except Exception:
         array = None
     if array is None or array.dtype.kind not in "biuf":
-        raise Mismatch(
-            f"the {what} is not an array of numbers", call=call, got=describe(got)
-        )
+        raise Mismatch(f"the {what} is not an array of numbers", call=call, got=describe(got))
     return array.astype(np.float64)
 
 
-def assert_shape(got: Any, shape: Sequence[int], *, call: str, what: str = "result") -> None:
-    """The exact shape: a result that would only match by broadcasting fails."""
+def assert_shape(
+    got: Any,
+    shape: Sequence[int],
+    *,
+    call: str,
+    what: str = "result",
+    mistakes: Mapping[str, Any] | None = None,
+) -> None:
+    """The exact shape: a result that would only match by broadcasting fails. A mistake whose
+    value has the learner's shape and values is named before the generic shape diagnosis."""
     array = as_array(got, call=call, what=what)
     expected = tuple(int(n) for n in shape)
     if array.shape != expected:
         raise Mismatch(
-            f"the {what} has the wrong shape",
+            f"the {what} {_has(what)} the wrong shape",
             call=call,
             expected=f"shape {expected}",
             got=f"shape {array.shape}",
-            diagnosis=_shape_diagnosis(array.shape, expected),
+            diagnosis=_diagnose(array, mistakes, RTOL, ATOL)
+            or _shape_diagnosis(array.shape, expected),
         )
 
 
@@ -127,6 +134,8 @@ def _shape_diagnosis(got: tuple[int, ...], expected: tuple[int, ...]) -> str:
         return "the right sizes in the wrong order: check which axes you transpose or reshape"
     if tuple(n for n in expected if n != 1) == got:
         return "an axis of length 1 was squeezed away: keep it (keepdims=True, or index with None)"
+    if tuple(n for n in got if n != 1) == expected:
+        return "an extra axis of length 1 (keepdims=True, or a [None] too many?)"
     if int(np.prod(got)) == int(np.prod(expected)):
         return "the right number of elements in another layout: check your reshape"
     return ""
@@ -148,13 +157,13 @@ def assert_close(
     the learner's result matches one, the failure names it.
     """
     want = np.asarray(expected, dtype=np.float64)
-    assert_shape(got, want.shape, call=call, what=what)
+    assert_shape(got, want.shape, call=call, what=what, mistakes=mistakes)
     array = as_array(got, call=call, what=what)
     bad_finite = ~np.isfinite(array) & np.isfinite(want)
     if bad_finite.any():
         index = _first_index(bad_finite)
         raise Mismatch(
-            f"the {what} has nan or inf where a finite number was expected",
+            f"the {what} {_has(what)} nan or inf where a finite number was expected",
             call=call,
             expected=show(want),
             got=show(array),
@@ -170,13 +179,20 @@ def assert_close(
     index = np.unravel_index(int(np.argmax(error)), want.shape) if want.ndim else ()
     count = int((~close).sum())
     raise Mismatch(
-        f"the {what} has {count} of {want.size} values wrong",
+        f"the {what} is wrong"
+        if want.size == 1
+        else f"the {what} {_has(what)} {count} of {want.size} values wrong",
         call=call,
         expected=show(want),
         got=show(array),
         where=_where(tuple(int(i) for i in index), want, array),
         diagnosis=_diagnose(array, mistakes, rtol, atol),
     )
+
+
+def _has(what: str) -> str:
+    """ "has" or "have": "the loss has", "the weights have"."""
+    return "have" if what.endswith("s") and not what.endswith("ss") else "has"
 
 
 def _first_index(mask: np.ndarray) -> tuple[int, ...]:
@@ -216,7 +232,7 @@ def assert_equal(got: Any, expected: Any, *, call: str, what: str = "result") ->
         if differ.any():
             index = _first_index(differ)
             raise Mismatch(
-                f"the {what} has {int(differ.sum())} of {want.size} entries wrong",
+                f"the {what} {_has(what)} {int(differ.sum())} of {want.size} entries wrong",
                 call=call,
                 expected=show(want),
                 got=show(array),

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from transformer_kit import sandbox
@@ -20,6 +19,7 @@ if TYPE_CHECKING:
     from transformer_kit.worker_client import Sandboxed
 
 AHEAD = 2  # workers started before grading begins
+DEFAULT_LIMITS = sandbox.Limits()
 PYTEST_GRADED = (0, 1)  # pytest's exit statuses for "ran the tests" (all passed / some failed)
 
 
@@ -30,14 +30,16 @@ class GraderError(RuntimeError):
 def check(
     workspace: Path,
     exercises: Sequence[Exercise],
-    limits: sandbox.Limits = sandbox.Limits(),
+    limits: sandbox.Limits = DEFAULT_LIMITS,
     on_exercise: Callable[[str], None] | None = None,
 ) -> CheckResult:
     """Grade `exercises` in `workspace`; `on_exercise(name)` is called as each one starts."""
     sandbox.harden_grading_process()
     files = {e.name: workspace / "exercises" / f"{e.name}.py" for e in exercises}
     present = [e for e in exercises if files[e.name].is_file()]
-    ahead = {e.name: sandbox.spawn(e.name, files[e.name], workspace, limits) for e in present[:AHEAD]}
+    ahead = {
+        e.name: sandbox.spawn(e.name, files[e.name], workspace, limits) for e in present[:AHEAD]
+    }
     from transformer_kit.worker_client import Sandboxed, Target  # numpy: after the spawns
 
     sandboxes = {
@@ -49,9 +51,7 @@ def check(
     finally:
         for sandboxed in sandboxes.values():
             sandboxed.close()
-    return CheckResult(
-        tuple(graded.get(e.name) or _missing(e, workspace) for e in exercises)
-    )
+    return CheckResult(tuple(graded.get(e.name) or _missing(e, workspace) for e in exercises))
 
 
 def _run_graders(
@@ -67,7 +67,9 @@ def _run_graders(
     saved = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # no third-party plugins in grading
     try:
-        status = plugin.run_pytest(plugin.pytest_arguments([e.grader for e in exercises]), kit_plugin)
+        status = plugin.run_pytest(
+            plugin.pytest_arguments([e.grader for e in exercises]), kit_plugin
+        )
     finally:
         if saved is None:
             del os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"]

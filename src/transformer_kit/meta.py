@@ -6,12 +6,13 @@ The file's order is the order exercises are listed, checked and suggested in.
 from __future__ import annotations
 
 import difflib
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 PACKAGE = Path(__file__).parent
 METADATA = PACKAGE / "exercises.toml"

@@ -6,7 +6,7 @@ Graders are ordinary pytest files (graders/test_<name>.py). This plugin hands ea
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 

@@ -87,8 +87,12 @@ def exercise_list(
     out: Console, exercises: Sequence[Exercise], records: dict[str, Record], fresh: set[str]
 ) -> None:
     table = Table(title="Exercises", title_justify="left")
-    for column in ("#", "name", "title", "topic", "status", "best"):
-        table.add_column(column)
+    table.add_column("#", justify="right")
+    table.add_column("name", no_wrap=True)
+    table.add_column("title", ratio=1)
+    table.add_column("topic")
+    table.add_column("status", no_wrap=True)
+    table.add_column("best", justify="right", no_wrap=True)
     done = 0.0
     total = 0.0
     for number, exercise in enumerate(exercises, 1):

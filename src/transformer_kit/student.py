@@ -98,7 +98,7 @@ def mutated_arguments(
     """Names of array arguments whose values changed during a call."""
     return [
         name
-        for (name, copy), now in zip(before, after)
+        for (name, copy), now in zip(before, after, strict=True)
         if copy.shape != now.shape or not np.array_equal(copy, now, equal_nan=True)
     ]
 

@@ -73,5 +73,3 @@ def _decode_array(payload: Any) -> np.ndarray:
     if len(raw) != dtype.itemsize * int(np.prod(shape, dtype=np.int64)):
         raise ProtocolError("array data does not match its shape")
     return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
-
-

@@ -7,11 +7,11 @@ learner's code and is trusted by nobody: the grading process only accepts plain 
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import importlib.util
 import io
 import linecache
-import os
 import sys
 import traceback
 from pathlib import Path
@@ -154,6 +154,15 @@ def load(name: str, path: Path) -> Any:
     return module
 
 
+def warm_up_torch() -> None:
+    """If the learner's module imported torch, load the part torch imports lazily on first use
+    (torch.optim's compiler hooks, over a second) now, within the import's time budget, so it
+    is not charged to the first test's time limit."""
+    if "torch" in sys.modules:
+        with contextlib.suppress(Exception):
+            importlib.import_module("torch._dynamo")
+
+
 def main(argv: list[str]) -> None:
     in_fd, out_fd, name, path_text = int(argv[0]), int(argv[1]), argv[2], argv[3]
     faulthandler.enable(sys.__stderr__)  # a crash leaves its traceback in the output file
@@ -165,6 +174,7 @@ def main(argv: list[str]) -> None:
     except BaseException as error:
         session.send({**session.raised(error), "op": "import_failed"})
         return
+    warm_up_torch()
     session.send({"op": "ready"})
     session.serve()
 
