@@ -159,15 +159,10 @@ def _grade(root: Path, exercises: Sequence[Exercise], show_progress: bool) -> An
 
 
 def _save_progress(root: Path, results: Sequence[Any]) -> None:
-    from transformer_kit.workspace import load_progress, remember_scores
+    from transformer_kit.workspace import record_results
 
-    progress = load_progress(root)
-    _warn(progress.warning)
-    remember_scores(progress, results)
-    try:
-        progress.save()
-    except OSError as error:
-        _warn(f"could not save progress to {progress.path}: {error}")
+    for warning in record_results(root, results):
+        _warn(warning)
 
 
 @main.command()

@@ -149,6 +149,18 @@ def _records(data: Any) -> dict[str, Record]:
     return records
 
 
+def record_results(root: Path, results: Iterable[Any]) -> list[str]:
+    """Remember a check's scores in the workspace's progress store; returns warnings to show."""
+    progress = load_progress(root)
+    warnings = [progress.warning] if progress.warning else []
+    remember_scores(progress, results)
+    try:
+        progress.save()
+    except OSError as error:
+        warnings.append(f"could not save progress to {progress.path}: {error}")
+    return warnings
+
+
 def remember_scores(progress: Progress, results: Iterable[Any]) -> None:
     """Keep each exercise's best score and when it first passed."""
     for result in results:
