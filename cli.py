@@ -38,9 +38,12 @@ def main(context: click.Context, workspace: str | None) -> None:
 
     \b
     A workspace holds exercises/NAME.py, one stub per exercise. Edit a stub, then:
+      kit next                the first exercise you have not passed, and its file
       kit check attention     grade one exercise (any unambiguous prefix works: kit check att)
       kit check               grade every exercise
-      kit hint attention      the next hint
+      kit watch               re-check on every save, moving on as exercises pass
+      kit hint attention      the next hint (of three)
+      kit solution attention  the reference solution, once you have passed
       kit reset attention     restore the stub (your file is kept as a backup)
       kit list                every exercise and your progress
       kit init DIR            make a new workspace with fresh stubs
@@ -191,6 +194,51 @@ def hint(context: click.Context, name: str, show_all: bool, workspace: str | Non
         _warn(f"could not save progress to {progress.path}: {error}")
 
 
+@main.command("next")
+@workspace_option
+@click.pass_context
+def next_command(context: click.Context, workspace: str | None) -> None:
+    """Name the first exercise you have not passed yet and show its file."""
+    from transformer_kit import report
+    from transformer_kit.workspace import exercise_file, load_progress
+
+    root = _workspace_root(context, workspace)
+    progress = load_progress(root)
+    _warn(progress.warning)
+    passed = {name for name, record in progress.records.items() if record.passed_at}
+    pending = [e for e in _catalogue() if e.name not in passed]
+    out = report.console()
+    if not pending:
+        out.print("Every exercise has passed. Well done!")
+        return
+    report.next_exercise(out, pending[0], exercise_file(root, pending[0]))
+
+
+@main.command()
+@click.argument("name")
+@click.option("--force", is_flag=True, help="Show it even though the exercise has not passed.")
+@workspace_option
+@click.pass_context
+def solution(context: click.Context, name: str, force: bool, workspace: str | None) -> None:
+    """The reference solution of NAME, once your code has passed it."""
+    from transformer_kit import report
+    from transformer_kit.workspace import load_progress
+
+    root = _workspace_root(context, workspace)
+    (exercise,) = _select([name], everything_when_empty=False)
+    progress = load_progress(root)
+    _warn(progress.warning)
+    if not (progress.records.get(exercise.name) and progress.records[exercise.name].passed_at):
+        if not force and not sys.stdin.isatty():
+            raise click.UsageError(
+                f"{exercise.name} has not passed yet: pass --force to see its solution anyway"
+            )
+        question = f"{exercise.name} has not passed yet. Show the reference solution anyway?"
+        if not force and not click.confirm(question, default=False):
+            return
+    report.source(report.console(), exercise.solution, f"reference solution of {exercise.name}")
+
+
 @main.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 def init(directory: Path) -> None:
@@ -205,8 +253,7 @@ def init(directory: Path) -> None:
     except OSError as error:
         raise click.UsageError(f"cannot create a workspace in {directory}: {error}") from None
     click.echo(f"Made a workspace in {directory.resolve()} with {len(written)} exercises.")
-    click.echo(f"Next: cd {directory} && kit list, then edit exercises/attention.py and "
-               "run kit check attention.")  # fmt: skip
+    click.echo(f"Next: cd {directory} && kit next")
 
 
 @main.command()

@@ -35,7 +35,7 @@ def test_version_and_help() -> None:
     assert code == 0 and __version__ in out
     code, out, _ = run("--help")
     assert code == 0
-    for command in ("check", "list", "hint", "init", "reset"):
+    for command in ("check", "list", "hint", "init", "reset", "next", "solution"):
         assert command in out
     code, out, _ = run("check", "--help")
     assert code == 0 and "Exit status" in out
@@ -176,3 +176,29 @@ def test_console_script_stubs_fail_and_solutions_pass(tmp_path: Path) -> None:
     assert solved.returncode == 0, solved.stdout
     assert f"{len(EXERCISES)} of {len(EXERCISES)} exercises passed" in solved.stdout
     assert "\x1b[" not in solved.stdout  # piped output has no colour codes
+
+
+def test_next_names_the_first_unfinished_exercise_and_moves_on(fresh: Path) -> None:
+    first, second = EXERCISES[0], EXERCISES[1]
+    code, out, _ = run("-w", str(fresh), "next")
+    assert code == 0 and f"Next: {first.name}" in out and "TODO(warmups)" in out
+    shutil.copyfile(first.solution, fresh / "exercises" / f"{first.name}.py")
+    assert run("-w", str(fresh), "check", first.name)[0] == 0
+    code, out, _ = run("-w", str(fresh), "next")
+    assert f"Next: {second.name}" in out
+
+
+def test_solution_is_shown_after_passing_or_with_force(fresh: Path) -> None:
+    code, out, err = run("-w", str(fresh), "solution", "momentum")
+    assert code == 2 and "--force" in err and out == ""
+    code, out, _ = run("-w", str(fresh), "solution", "momentum", "--force")
+    solution_text = next(e for e in EXERCISES if e.name == "momentum_sgd").solution.read_text()
+    assert code == 0 and "v_new = momentum * velocity + grad" in solution_text
+    assert "v_new = momentum * velocity + grad" in out
+    shutil.copyfile(
+        next(e for e in EXERCISES if e.name == "param_count").solution,
+        fresh / "exercises" / "param_count.py",
+    )
+    assert run("-w", str(fresh), "check", "param")[0] == 0
+    code, out, _ = run("-w", str(fresh), "solution", "param")
+    assert code == 0 and "def count_parameters" in out

@@ -178,16 +178,70 @@ def assert_close(
     error = np.where(np.isnan(error), np.inf, error)
     index = np.unravel_index(int(np.argmax(error)), want.shape) if want.ndim else ()
     count = int((~close).sum())
+    details = _pictures(want, array, close, what)
+    small = want.size <= SMALL_ARRAY and not details
     raise Mismatch(
         f"the {what} is wrong"
         if want.size == 1
         else f"the {what} {_has(what)} {count} of {want.size} values wrong",
         call=call,
-        expected=show(want),
-        got=show(array),
+        expected=show(want) if small or want.size > SMALL_ARRAY else "",
+        got=show(array) if small or want.size > SMALL_ARRAY else "",
         where=_where(tuple(int(i) for i in index), want, array),
         diagnosis=_diagnose(array, mistakes, rtol, atol),
+        details=details or _worst(error, want, array),
     )
+
+
+def _matrix(array: np.ndarray) -> np.ndarray:
+    """The first matrix of an array with leading axes ((..., R, C) -> (R, C))."""
+    return array.reshape(-1, *array.shape[-2:])[0] if array.ndim > 2 else array
+
+
+def _pictures(want: np.ndarray, got: np.ndarray, close: np.ndarray, what: str) -> list[str]:
+    """Small matrices side by side (wrong entries starred); attention weights as a heatmap."""
+    if want.ndim < 2:
+        return []
+    expected, actual, ok = _matrix(want), _matrix(got), _matrix(close)
+    rows, columns = expected.shape
+    lines = []
+    if rows <= 8 and columns <= 6 and want.size <= 4 * SMALL_ARRAY:
+        prefix = "first matrix, " if want.ndim > 2 else ""
+        lines.append(f"{prefix}expected | got (* = wrong):")
+        for r in range(rows):
+            left = " ".join(f"{v:9.4f}" for v in expected[r])
+            right = " ".join(
+                f"{v:9.4f}{' ' if good else '*'}" for v, good in zip(actual[r], ok[r], strict=True)
+            )
+            lines.append(f"  {left}  |  {right}")
+    if "weight" in what and rows <= 12 and columns <= 24 and _probabilities(expected):
+        top = float(np.nanmax([expected.max(), np.nanmax(actual), 1e-12]))
+        lines.append("heatmap of the weights (darker = larger), expected | got:")
+        lines += [
+            f"  {_shade(e / top)}  |  {_shade(a / top)}"
+            for e, a in zip(expected, actual, strict=True)
+        ]
+    return lines
+
+
+def _probabilities(matrix: np.ndarray) -> bool:
+    return bool(np.all((matrix >= 0) & (matrix <= 1)))
+
+
+def _shade(row: np.ndarray) -> str:
+    cells = " ░▒▓█"
+    clipped = np.clip(np.nan_to_num(row, nan=0.0), 0.0, 1.0)
+    return "".join(cells[int(round(v * (len(cells) - 1)))] * 2 for v in clipped)
+
+
+def _worst(error: np.ndarray, want: np.ndarray, got: np.ndarray, count: int = 3) -> list[str]:
+    """For large arrays: the next-worst positions after the one in `where`."""
+    if want.size <= SMALL_ARRAY:
+        return []
+    order = np.argsort(error, axis=None)[::-1][1:count]
+    places = [tuple(int(i) for i in np.unravel_index(int(k), want.shape)) for k in order]
+    wrong = [p for p in places if error[p] > 0]
+    return [f"also wrong: {_where(p, want, got)}" for p in wrong]
 
 
 def _has(what: str) -> str:

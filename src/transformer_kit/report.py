@@ -7,9 +7,11 @@ status is always spelled out in words, not only in colour.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
+from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
@@ -131,3 +133,20 @@ def hints(out: Console, exercise: Exercise, shown: Sequence[int]) -> None:
         )
     if shown and shown[-1] == len(exercise.hints) - 1:
         out.print("[dim]That was the last hint.[/]")
+
+
+def source(out: Console, path: Path, title: str) -> None:
+    """A Python file, syntax-highlighted (plain when colour is off)."""
+    out.rule(title)
+    out.print(Syntax(path.read_text(encoding="utf-8"), "python", line_numbers=True))
+
+
+def next_exercise(out: Console, exercise: Exercise, path: Path) -> None:
+    out.print(f"Next: [bold]{exercise.name}[/] — {escape(exercise.title)} ({exercise.topic})")
+    if path.is_file():
+        source(out, path, str(path))
+    else:
+        out.print(f"{path} is missing: `kit reset {exercise.name}` brings back the stub.")
+    out.print(
+        f"Edit {path.name}, then `kit check {exercise.name}`; `kit hint {exercise.name}` helps."
+    )
