@@ -231,7 +231,8 @@ def _probabilities(matrix: np.ndarray) -> bool:
 def _shade(row: np.ndarray) -> str:
     cells = " ░▒▓█"
     clipped = np.clip(np.nan_to_num(row, nan=0.0), 0.0, 1.0)
-    return "".join(cells[int(round(v * (len(cells) - 1)))] * 2 for v in clipped)
+    levels = np.rint(clipped * (len(cells) - 1)).astype(int)
+    return "".join(cells[level] * 2 for level in levels)
 
 
 def _worst(error: np.ndarray, want: np.ndarray, got: np.ndarray, count: int = 3) -> list[str]:
