@@ -45,6 +45,7 @@ class Sandboxed:
         self.time_outs = 0
         self.import_failure: StudentFailed | StudentRaised | None = None
         self.ready = False
+        self.functions: dict[str, RemoteObject] = {}  # module functions looked up already
 
     def start(self) -> None:
         if self.worker is None and self.import_failure is None:
@@ -243,7 +244,14 @@ class RemoteStudent:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
-        return _remote_getattr(self._sandboxed, 0, name, self._sandboxed.target.label)
+        sandboxed = self._sandboxed
+        known = sandboxed.functions.get(name)
+        if known is not None and known._generation == sandboxed.generation:
+            return known  # the learner's function from this worker: no round trip
+        value = _remote_getattr(sandboxed, 0, name, sandboxed.target.label)
+        if isinstance(value, RemoteObject) and value._callable:
+            sandboxed.functions[name] = value
+        return value
 
 
 def _remote_getattr(sandboxed: Sandboxed, key: int, name: str, owner: str) -> Any:
