@@ -222,37 +222,33 @@ def test_hostile_submission_gets_its_verdict(case: Hostile, make_workspace) -> N
 
 
 def test_forked_children_and_daemons_do_not_outlive_the_check(make_workspace) -> None:
+    """A child and a double-forked daemon each touch a heartbeat file every 20 ms; after the
+    check no heartbeat may move (process ids are not comparable across PID namespaces)."""
     root = _workspace(
         make_workspace,
         """
         import os, time
         from pathlib import Path
+        def beat(name):
+            while True:
+                Path(name).write_text(str(time.time()))
+                time.sleep(0.02)
         if os.fork() == 0:
             os.setsid()
             if os.fork() == 0:
-                Path(f"daemon-{os.getpid()}.pid").touch()
-                time.sleep(3600)
+                beat("daemon.beat")
             os._exit(0)
         if os.fork() == 0:
-            Path(f"child-{os.getpid()}.pid").touch()
-            time.sleep(3600)
+            beat("child.beat")
         """,
     )
     result = grading.check(root, meta.resolve([EXERCISE], meta.load()), LIMITS)
     assert result.passed  # the solution itself is right
-    pids = [int(p.stem.split("-")[1]) for p in root.glob("*.pid")]
-    assert len(pids) >= 2, "the hostile code did not run"
-    time.sleep(0.1)
-    alive = [pid for pid in pids if _alive(pid)]
-    assert not alive, f"processes outlived the check: {alive}"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
+    beats = sorted(root.glob("*.beat"))
+    assert [b.name for b in beats] == ["child.beat", "daemon.beat"], "the hostile code did not run"
+    before = [b.read_text() for b in beats]
+    time.sleep(0.3)
+    assert [b.read_text() for b in beats] == before, "a child or daemon outlived the check"
 
 
 def _run_kit(root: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], int]:
@@ -336,3 +332,49 @@ def test_grading_process_is_not_readable_by_the_worker(make_workspace) -> None:
     )
     grading.check(root, meta.resolve([EXERCISE], meta.load()), LIMITS)
     assert not (root / "leak").exists()
+
+
+def _namespaces_available() -> bool:
+    probe = (
+        "import sys; from transformer_kit import isolation; "
+        "sys.exit(0 if isolation.enter([]) else 3)"
+    )
+    return subprocess.run([sys.executable, "-c", probe], timeout=30).returncode == 0
+
+
+NAMESPACES = _namespaces_available()
+
+
+@pytest.mark.skipif(not NAMESPACES, reason="this system allows no PID namespaces")
+def test_the_worker_cannot_kill_the_grading_process(make_workspace) -> None:
+    root = _workspace(
+        make_workspace,
+        """
+        import os, signal
+        os.kill(os.getppid(), signal.SIGKILL)
+        """,
+    )
+    result = grading.check(root, meta.resolve([EXERCISE, NEIGHBOUR], meta.load()), LIMITS)
+    assert result.passed  # this process is alive to see it: the learner's code is right
+
+
+@pytest.mark.skipif(not NAMESPACES, reason="this system allows no PID namespaces")
+def test_kill_minus_one_reaches_only_the_learners_own_processes(make_workspace) -> None:
+    root = _workspace(
+        make_workspace,
+        """
+        import os, signal
+        from pathlib import Path
+        Path("visible.txt").write_text(" ".join(p for p in os.listdir("/proc") if p.isdigit()))
+        _reference_step = sgd_step
+        def sgd_step(w, grad, lr):
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except ProcessLookupError:  # nothing else to kill where it runs
+                pass
+            return _reference_step(w, grad, lr)
+        """,
+    )
+    result = grading.check(root, meta.resolve([EXERCISE, NEIGHBOUR], meta.load()), LIMITS)
+    assert result.passed  # the learner's code is right, and everything else survived
+    assert (root / "visible.txt").read_text().split() == ["1"]  # it sees only itself

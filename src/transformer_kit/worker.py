@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from transformer_kit import protocol, values
+from transformer_kit import isolation, protocol, values
 from transformer_kit.student import array_arguments, mutated_arguments, plain
 
 PRINT_KEEP = 4096  # characters of the learner's printing kept per worker
@@ -165,6 +165,7 @@ def warm_up_torch() -> None:
 
 def main(argv: list[str]) -> None:
     in_fd, out_fd, name, path_text = int(argv[0]), int(argv[1]), argv[2], argv[3]
+    isolation.enter([in_fd, out_fd])
     faulthandler.enable(sys.__stderr__)  # a crash leaves its traceback in the output file
     sys.stdout = sys.stderr = CappedText()
     np.seterr(all="ignore")  # floating-point warnings are the learner's business, not a failure
