@@ -35,13 +35,18 @@ def check_report(out: Console, result: CheckResult) -> None:
     out.print()
     out.print(
         f"[bold]{passed} of {total} exercise{'s' if total != 1 else ''} passed[/] · "
-        f"{result.score:g} of {result.max_score:g} points"
+        f"{_points(result.score)} of {_points(result.max_score)} points"
     )
     out.print(_bar(result.score, result.max_score))
     if not result.passed:
         out.print(
             "Edit the failing file, then run `kit check` again; `kit hint NAME` gives a hint."
         )
+
+
+def _points(value: float) -> str:
+    """Points with at most two decimals: 4, 1.71, 0.5."""
+    return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
 def _exercise_block(out: Console, exercise: ExerciseResult) -> None:
@@ -54,11 +59,17 @@ def _exercise_block(out: Console, exercise: ExerciseResult) -> None:
         else f"{len(failed)} of {len(exercise.tests)} tests failed"
     )
     out.print(
-        f"{mark} [bold]{exercise.name}[/] {status}  {exercise.score:g}/{exercise.max_score:g}"
+        f"{mark} [bold]{exercise.name}[/] {status}  {_points(exercise.score)}/"
+        f"{_points(exercise.max_score)}"
         f" points  ({detail})  [dim]{escape(exercise.title)}[/]"
     )
-    for index, test in enumerate(failed):
-        _failure(out, test, detailed=index < DETAILED_FAILURES)
+    shown: set[str] = set()  # failure messages printed already: not repeated
+    for test in failed:
+        if test.message in shown:
+            out.print(f"  [red]✗[/] {escape(test.name)}: [dim]the same failure as above[/]")
+            continue
+        _failure(out, test, detailed=len(shown) < DETAILED_FAILURES)
+        shown.add(test.message)
 
 
 def _failure(out: Console, test: TestResult, detailed: bool) -> None:
