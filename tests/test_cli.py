@@ -140,13 +140,28 @@ def test_reset_all_restores_missing_files(fresh: Path) -> None:
     assert not (fresh / ".kit" / "backups").exists()  # nothing was replaced
 
 
-def test_a_damaged_progress_store_is_set_aside_with_a_warning(fresh: Path) -> None:
+@pytest.mark.parametrize(
+    "damage",
+    [
+        '{"format_version": 1, "exercises": {"attention": {"best_sc',  # truncated mid-write
+        '{"format_version": 1, "exercises": {"attention": {"hints_shown": -1}}}',
+        '{"format_version": 1, "exercises": {"attention": {"best_score": "ten"}}}',
+        '{"format_version": 1, "exercises": {"attention": {"colour": "red"}}}',
+        '{"format_version": 7, "exercises": {}}',
+        "[]",
+    ],
+)
+def test_a_damaged_progress_store_is_set_aside_with_a_warning(fresh: Path, damage: str) -> None:
     store = fresh / ".kit" / "progress.json"
     store.parent.mkdir(parents=True)
-    store.write_text('{"format_version": 1, "exercises": {"attention": {"best_sc')
-    code, out, err = run("-w", str(fresh), "list")
-    assert code == 0 and "warning" in err and "attention" in out
-    assert list(store.parent.glob("progress.damaged-*.json"))
+    store.write_text(damage)
+    for command in (["list"], ["hint", "attention"], ["next"], ["check", "param"]):
+        code, out, err = run("-w", str(fresh), *command)
+        assert code in (0, 1) and "Traceback" not in out + err
+    assert "progress starts afresh" not in err  # only the first command found it damaged
+    (aside,) = store.parent.glob("progress.damaged-*.json")
+    assert aside.read_text() == damage  # the damaged store is kept, not lost
+    assert json.loads(store.read_text())["exercises"]["attention"]["hints_shown"] == 1
 
 
 def test_a_missing_exercise_file_fails_with_what_to_do(fresh: Path) -> None:

@@ -141,12 +141,21 @@ def _records(data: Any) -> dict[str, Record]:
     records = {}
     for name, entry in dict(data["exercises"]).items():
         record = Record(**entry)
-        if not isinstance(record.best_score, (int, float)) or not isinstance(
-            record.hints_shown, int
-        ):
-            raise ValueError(f"bad entry for {name}")
+        if not _valid(record):
+            raise ValueError(f"the entry for {name} has values of the wrong kind")
         records[str(name)] = record
     return records
+
+
+def _valid(record: Record) -> bool:
+    numbers = (record.best_score, record.max_score)
+    return (
+        all(isinstance(n, (int, float)) and not isinstance(n, bool) and n >= 0 for n in numbers)
+        and isinstance(record.hints_shown, int)
+        and not isinstance(record.hints_shown, bool)
+        and record.hints_shown >= 0
+        and (record.passed_at is None or isinstance(record.passed_at, str))
+    )
 
 
 def record_results(root: Path, results: Iterable[Any]) -> list[str]:
