@@ -6,16 +6,18 @@ The file's order is the order exercises are listed, checked and suggested in.
 from __future__ import annotations
 
 import difflib
+import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-import tomllib
+import transformer_kit
 
-PACKAGE = Path(__file__).parent
-METADATA = PACKAGE / "exercises.toml"
+METADATA = Path(__file__).with_name("exercises.toml")
+# where exercises/, solutions/ and graders/ are: inside the package, or a checkout's top level
+PACKAGE = next(Path(p) for p in transformer_kit.__path__ if Path(p, "graders").is_dir())
 FORMAT_VERSION = 1
 HINT_COUNT = 3
 
