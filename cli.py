@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from transformer_kit import __version__
+from transformer_kit.cli_nbgrader import nbgrader
 
 if TYPE_CHECKING:
     from transformer_kit.meta import Exercise
@@ -47,6 +48,7 @@ def main(context: click.Context, workspace: str | None) -> None:
       kit reset attention     restore the stub (your file is kept as a backup)
       kit list                every exercise and your progress
       kit init DIR            make a new workspace with fresh stubs
+      kit nbgrader export DIR the exercises as nbgrader source notebooks, for a course
 
     Your code runs in a separate, limited process: it cannot change a grade.
     """
@@ -278,6 +280,33 @@ def reset(context: click.Context, names: tuple[str, ...], reset_all: bool,
         else:
             click.echo(f"{exercise.name}: restored the stub; your file is saved as {backup}")
 
+
+@main.command()
+@click.argument("name", required=False)
+@click.option("--poll", is_flag=True,
+              help="Poll the file for changes instead of waiting for file events (for network "
+              "file systems; chosen automatically on the usual ones).")  # fmt: skip
+@workspace_option
+@click.pass_context
+def watch(context: click.Context, name: str | None, poll: bool, workspace: str | None) -> None:
+    """Re-check NAME each time you save it; with no NAME, follow your first unfinished exercise.
+
+    The report is redrawn after every save. Ctrl-C stops watching.
+    """
+    from transformer_kit import report
+    from transformer_kit.grading import GraderError
+    from transformer_kit.watch import watch_loop
+
+    root = _workspace_root(context, workspace)
+    exercises = _select([name] if name else [])
+    try:
+        status = watch_loop(root, exercises, follow=name is None, poll=poll, out=report.console())
+    except GraderError as error:
+        _internal_error(f"the kit's graders could not run:\n{error}")
+    context.exit(status)
+
+
+main.add_command(nbgrader)
 
 if __name__ == "__main__":
     main()

@@ -35,7 +35,8 @@ def test_version_and_help() -> None:
     assert code == 0 and __version__ in out
     code, out, _ = run("--help")
     assert code == 0
-    for command in ("check", "list", "hint", "init", "reset", "next", "solution"):
+    commands = ("check", "list", "hint", "init", "reset", "next", "solution", "watch", "nbgrader")
+    for command in commands:
         assert command in out
     code, out, _ = run("check", "--help")
     assert code == 0 and "Exit status" in out
@@ -97,8 +98,11 @@ def test_workspace_from_the_environment(fresh: Path, monkeypatch: pytest.MonkeyP
         (["zzz"], "no exercise named 'zzz'"),
     ],
 )
-def test_bad_names_are_usage_errors(fresh: Path, words: list[str], phrase: str) -> None:
-    code, out, err = run("--workspace", str(fresh), "check", *words)
+@pytest.mark.parametrize("command", ["check", "watch", "hint", "solution", "reset"])
+def test_bad_names_are_usage_errors(
+    fresh: Path, words: list[str], phrase: str, command: str
+) -> None:
+    code, out, err = run("--workspace", str(fresh), command, *words)
     assert code == 2 and phrase in err and out == ""
 
 

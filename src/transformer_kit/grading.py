@@ -37,20 +37,19 @@ def check(
     sandbox.harden_grading_process()
     files = {e.name: workspace / "exercises" / f"{e.name}.py" for e in exercises}
     present = [e for e in exercises if files[e.name].is_file()]
-    ahead = {
-        e.name: sandbox.spawn(e.name, files[e.name], workspace, limits) for e in present[:AHEAD]
-    }
-    from transformer_kit.worker_client import Sandboxed, Target  # numpy: after the spawns
-
-    sandboxes = {
-        e.name: Sandboxed(Target(e.name, files[e.name], workspace, limits), ahead.get(e.name))
-        for e in present
-    }
     try:
+        ahead = {
+            e.name: sandbox.spawn(e.name, files[e.name], workspace, limits) for e in present[:AHEAD]
+        }
+        from transformer_kit.worker_client import Sandboxed, Target  # numpy: after the spawns
+
+        sandboxes = {
+            e.name: Sandboxed(Target(e.name, files[e.name], workspace, limits), ahead.get(e.name))
+            for e in present
+        }
         graded = _run_graders(present, sandboxes, on_exercise)
     finally:
-        for sandboxed in sandboxes.values():
-            sandboxed.close()
+        sandbox.stop_all()  # also the workers of an interrupted check
     return CheckResult(tuple(graded.get(e.name) or _missing(e, workspace) for e in exercises))
 
 

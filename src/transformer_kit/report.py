@@ -27,7 +27,11 @@ def console(stderr: bool = False) -> Console:
     return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
-def check_report(out: Console, result: CheckResult) -> None:
+CHECK_AGAIN = "Edit the failing file, then run `kit check` again; `kit hint NAME` gives a hint."
+SAVE_AGAIN = "Save the file to check it again; `kit hint NAME` gives a hint."
+
+
+def check_report(out: Console, result: CheckResult, next_step: str = CHECK_AGAIN) -> None:
     for exercise in result.exercises:
         _exercise_block(out, exercise)
     passed = sum(e.passed for e in result.exercises)
@@ -39,9 +43,7 @@ def check_report(out: Console, result: CheckResult) -> None:
     )
     out.print(_bar(result.score, result.max_score))
     if not result.passed:
-        out.print(
-            "Edit the failing file, then run `kit check` again; `kit hint NAME` gives a hint."
-        )
+        out.print(next_step)
 
 
 def _points(value: float) -> str:

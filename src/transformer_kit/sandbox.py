@@ -67,7 +67,7 @@ class Worker:
             return ""
 
 
-_live: set[int] = set()  # pids of workers not yet stopped
+_live: dict[int, Worker] = {}  # workers not yet stopped, by pid
 
 
 def harden_grading_process() -> None:
@@ -93,6 +93,8 @@ def spawn(name: str, path: Path, workspace: Path, limits: Limits) -> Worker:
         "from transformer_kit.worker import main; main(sys.argv[1:])"
     )
     argv = [sys.executable, "-I", "-c", bootstrap, str(request_read), str(reply_write), name]
+    interrupt = {signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, interrupt)  # Ctrl-C waits until it is registered
     try:
         process = subprocess.Popen(
             [*argv, str(path)],
@@ -105,11 +107,13 @@ def spawn(name: str, path: Path, workspace: Path, limits: Limits) -> Worker:
             start_new_session=True,
             preexec_fn=_apply_limits(limits),
         )
+        worker = Worker(process, request_write, reply_read, Path(output), time.monotonic())
+        _live[process.pid] = worker
     finally:
         for inherited in (fd, request_read, reply_write):
             os.close(inherited)
-    _live.add(process.pid)
-    return Worker(process, request_write, reply_read, Path(output), time.monotonic())
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, interrupt)
+    return worker
 
 
 def _apply_limits(limits: Limits) -> Any:
@@ -124,6 +128,7 @@ def _apply_limits(limits: Limits) -> Any:
             value = value if hard == resource.RLIM_INFINITY else min(value, hard)
             resource.setrlimit(limit, (value, hard))
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a full output file fails writes, no kill
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked around the spawn
 
     return apply
 
@@ -169,9 +174,15 @@ def _take_frame(buffer: bytearray) -> bytes | None:
     return frame
 
 
+def stop_all() -> None:
+    """Stop every worker still running (the end of a check, however it ended)."""
+    for worker in list(_live.values()):
+        stop(worker)
+
+
 def stop(worker: Worker) -> None:
     """Kill the worker and everything it started; free its pipes and output file."""
-    _live.discard(worker.process.pid)
+    _live.pop(worker.process.pid, None)
     _kill_everything_from(worker.process.pid)
     with contextlib.suppress(subprocess.TimeoutExpired):
         worker.process.wait(timeout=5)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import gc
 import os
 import re
 import select
@@ -72,8 +71,8 @@ Stamp = tuple[int, int, int]
 
 
 class Backend(Protocol):
-    """Where changes come from: `change` waits up to `timeout` for one of the followed file and
-    returns how long to wait for more before checking, or None when nothing happened."""
+    """Where saves are seen: `change` waits up to `timeout` for a change of the followed file
+    and returns how long to wait for more before checking, or None when nothing happened."""
 
     def follow(self, name: str) -> None: ...
 
@@ -121,15 +120,16 @@ class FileWatcher:
 
 def choose_backend(folder: Path, poll: bool) -> tuple[Backend, str]:
     """inotify where it works, else polling; the text says which and why."""
+    polling = f"polling every {TICK:g} s"
     if poll:
-        return Polling(folder), "polling, as asked"
+        return Polling(folder), f"{polling}, as asked"
     remote = remote_filesystem(folder)
     if remote is not None:
-        return Polling(folder), f"polling: exercises/ is on {remote}, which sends no file events"
+        return Polling(folder), f"{polling}: exercises/ is on {remote}, which sends no file events"
     try:
         return Inotify(folder), "inotify"
     except OSError as error:
-        return Polling(folder), f"polling: no file events here ({error})"
+        return Polling(folder), f"{polling}: no file events here ({error})"
 
 
 def remote_filesystem(folder: Path, mountinfo: Path = MOUNTINFO) -> str | None:
@@ -284,40 +284,48 @@ def watch_loop(
     """Check, redraw, wait for a save, repeat; returns the exit status (always 0).
 
     `follow`: watch the first unfinished of `exercises` and move on when it passes, until all
-    have passed; else watch `exercises[0]` until stopped. Ctrl-C (or setting `stop`) ends it.
+    have passed; else watch `exercises[0]`. Ctrl-C, or setting `stop`, ends it with a goodbye.
     A GraderError (the kit's own graders are broken) is raised to the caller.
     """
-    interrupted = threading.Event()
+    stop = stop if stop is not None else threading.Event()
     try:
-        with _interrupts_noted(interrupted), FileWatcher(root / "exercises", poll) as watcher:
+        with ctrl_c_stops(stop), FileWatcher(root / "exercises", poll) as watcher:
             Watch(root, exercises, follow, out, watcher, stop).run()
     except KeyboardInterrupt:
-        out.print(f"\n{GOODBYE}")
+        stop.set()
     except GraderError:
-        if not interrupted.is_set():
+        if not stop.is_set():  # else Ctrl-C ended pytest's session as "interrupted"
             raise
-        out.print(f"\n{GOODBYE}")  # Ctrl-C inside pytest ends its session as "interrupted"
+    if stop.is_set():
+        out.print(f"\n{GOODBYE}")
     return 0
 
 
 @contextlib.contextmanager
-def _interrupts_noted(interrupted: threading.Event) -> Iterator[None]:
-    """Ctrl-C raises KeyboardInterrupt as usual, and is noted, since pytest swallows it during a
-    check. Further Ctrl-Cs are ignored, so the workers are still cleaned up."""
+def ctrl_c_stops(stop: threading.Event) -> Iterator[None]:
+    """Ctrl-C sets `stop` and raises KeyboardInterrupt as usual. Where Python has to drop that
+    exception (it arrived during a fork's callbacks or a finalizer) it is dropped quietly, not
+    printed with a traceback, and the loop ends at its next step since `stop` is set. Only the
+    main thread receives signals: elsewhere nothing changes."""
     if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread receives signals
+        yield
         return
 
-    def note(number: int, frame: object) -> None:
-        if not interrupted.is_set():
-            interrupted.set()
-            raise KeyboardInterrupt
+    def interrupt(number: int, frame: object) -> None:
+        stop.set()
+        raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGINT, note)
+    def drop_interrupts(unraisable: sys.UnraisableHookArgs) -> None:
+        if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+            previous_hook(unraisable)
+
+    previous_handler = signal.signal(signal.SIGINT, interrupt)
+    previous_hook, sys.unraisablehook = sys.unraisablehook, drop_interrupts
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGINT, previous_handler)
+        sys.unraisablehook = previous_hook
 
 
 class Watch:
@@ -330,7 +338,7 @@ class Watch:
         follow: bool,
         out: Console,
         watcher: FileWatcher,
-        stop: threading.Event | None,
+        stop: threading.Event,
     ) -> None:
         self.root = root
         self.exercises = exercises
@@ -340,13 +348,12 @@ class Watch:
         self.stop = stop
         self.passed: set[str] = set()  # in this session, whatever the progress store says
         self.notices: list[str] = []  # markup shown above the next report
-        self.warmed_up = False
 
     def run(self) -> None:
         exercise = self._first_unfinished() if self.follow else self.exercises[0]
         if exercise is None:
             self.out.print(f"Every exercise has passed: nothing to follow. {WATCH_ONE}")
-        while exercise is not None:
+        while exercise is not None and not self.stop.is_set():
             self.watcher.follow(f"{exercise.name}.py")
             result = self._check(exercise)
             if self.follow and result.passed:
@@ -363,17 +370,7 @@ class Watch:
             self.notices.append(f"[yellow]warning:[/] {escape(warning)}")
         if result.passed:
             self.passed.add(exercise.name)
-        if not self.warmed_up:
-            self._freeze_imports()
         return result
-
-    def _freeze_imports(self) -> None:
-        """After the first check: move everything imported for grading (pytest, numpy, the
-        graders) out of the garbage collector's reach; pytest ends each session with several
-        full collections, which then take a few ms instead of tens."""
-        gc.collect()
-        gc.freeze()
-        self.warmed_up = True
 
     def _first_unfinished(self) -> Exercise | None:
         progress = load_progress(self.root)
@@ -411,7 +408,7 @@ class Watch:
             self.out.clear()
             for notice in self.notices:
                 self.out.print(notice)
-            report.check_report(self.out, result)
+            report.check_report(self.out, result, report.SAVE_AGAIN)
             self.out.print()
             self.out.print(status)
         self.notices.clear()
