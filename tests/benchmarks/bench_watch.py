@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import select
 import shutil
 import signal
@@ -24,17 +23,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_check import machine  # same folder: the script's own
+
 from transformer_kit import meta
 
 KIT = shutil.which("kit", path=os.path.dirname(sys.executable)) or "kit"
 END_OF_FRAME = "save to re-check"  # the status line, the last line of every redrawn report
 NOTICED = "checking attention"  # printed as soon as a save is noticed, before grading
-LIBRARY_WATCH = (
-    "import sys; from pathlib import Path; from transformer_kit import meta, report; "
-    "from transformer_kit.watch import watch_loop; "
-    "sys.exit(watch_loop(Path(sys.argv[1]), meta.resolve(['attention'], meta.load()), "
-    "follow=False, poll=sys.argv[2] == 'poll', out=report.console()))"
-)
 TIMEOUT = 60.0  # seconds to wait for any one line before giving up
 
 
@@ -76,26 +71,12 @@ def save(path: Path, source: bytes) -> float:
     return started
 
 
-def watcher_command(workspace: Path, poll: bool) -> tuple[list[str], str]:
-    """`kit watch attention` when the installed kit has it, else the library call it makes."""
-    probe = subprocess.run([KIT, "watch", "--help"], capture_output=True)
-    if probe.returncode == 0:
-        return [KIT, "--workspace", str(workspace), "watch", "attention",
-                *(["--poll"] if poll else [])], "kit watch attention"  # fmt: skip
-    command = [sys.executable, "-c", LIBRARY_WATCH, str(workspace), "poll" if poll else "events"]
-    return command, "transformer_kit.watch.watch_loop (this kit has no `kit watch` command yet)"
+def watcher_command(workspace: Path, poll: bool) -> list[str]:
+    """`kit watch attention` on the workspace, as a learner starts it."""
+    return [KIT, "--workspace", str(workspace), "watch", "attention", *(["--poll"] if poll else [])]
 
 
-def machine() -> str:
-    cpu = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-         if line.startswith("model name")),
-        platform.processor(),
-    ) if Path("/proc/cpuinfo").exists() else platform.processor()  # fmt: skip
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
-
-
-def measure(runs: int, poll: bool) -> tuple[str, list[float], list[float]]:
+def measure(runs: int, poll: bool) -> tuple[list[float], list[float]]:
     (attention,) = meta.resolve(["attention"], meta.load())
     stub, solution = attention.stub.read_bytes(), attention.solution.read_bytes()
     with tempfile.TemporaryDirectory() as folder:
@@ -103,7 +84,7 @@ def measure(runs: int, poll: bool) -> tuple[str, list[float], list[float]]:
         target = workspace / "exercises" / "attention.py"
         target.parent.mkdir()
         target.write_bytes(stub)
-        command, label = watcher_command(workspace, poll)
+        command = watcher_command(workspace, poll)
         environment = {**os.environ, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1"}
         process = subprocess.Popen(command, stdout=subprocess.PIPE, env=environment)
         output = Output(process)
@@ -122,7 +103,7 @@ def measure(runs: int, poll: bool) -> tuple[str, list[float], list[float]]:
         finally:
             process.send_signal(signal.SIGINT)
             process.wait(timeout=TIMEOUT)
-    return label, totals, noticing
+    return totals, noticing
 
 
 def main() -> None:
@@ -130,9 +111,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--poll", action="store_true", help="force the polling backend")
     arguments = parser.parse_args()
-    label, totals, noticing = measure(arguments.runs, arguments.poll)
+    totals, noticing = measure(arguments.runs, arguments.poll)
     print(f"machine: {machine()}")
-    print(f"watcher: {label}{' --poll' if arguments.poll else ''}")
+    print(f"watcher: kit watch attention{' --poll' if arguments.poll else ''}")
     print(f"runs: {arguments.runs}; seconds from os.replace of the solution:")
     for name, samples in (("to the redrawn report", totals), ("to noticing the save", noticing)):
         print(
