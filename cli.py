@@ -18,6 +18,7 @@ from transformer_kit.cli_nbgrader import nbgrader
 
 if TYPE_CHECKING:
     from transformer_kit.meta import Exercise
+    from transformer_kit.workspace import Progress
 
 INTERNAL_ERROR = 3  # the kit itself is broken (an installation problem), not the learner's code
 
@@ -96,18 +97,26 @@ def _warn(message: str) -> None:
         click.echo(f"kit: warning: {message}", err=True)
 
 
+def _progress(root: Path) -> Progress:
+    """The workspace's progress store, warning when a damaged one was set aside."""
+    from transformer_kit.workspace import load_progress
+
+    progress = load_progress(root)
+    _warn(progress.warning)
+    return progress
+
+
 @main.command("list")
 @workspace_option
 @click.pass_context
 def list_command(context: click.Context, workspace: str | None) -> None:
     """Every exercise with its title, topic and your status."""
     from transformer_kit import report
-    from transformer_kit.workspace import is_fresh, load_progress
+    from transformer_kit.workspace import is_fresh
 
     root = _workspace_root(context, workspace)
     exercises = _catalogue()
-    progress = load_progress(root)
-    _warn(progress.warning)
+    progress = _progress(root)
     fresh = {e.name for e in exercises if is_fresh(root, e)}
     report.exercise_list(report.console(), exercises, progress.records, fresh)
 
@@ -178,12 +187,10 @@ def _save_progress(root: Path, results: Sequence[Any]) -> None:
 def hint(context: click.Context, name: str, show_all: bool, workspace: str | None) -> None:
     """The next hint for an exercise (three per exercise, from a nudge to nearly the answer)."""
     from transformer_kit import report
-    from transformer_kit.workspace import load_progress
 
     root = _workspace_root(context, workspace)
     (exercise,) = _select([name], everything_when_empty=False)
-    progress = load_progress(root)
-    _warn(progress.warning)
+    progress = _progress(root)
     record = progress.record(exercise.name)
     shown = min(record.hints_shown, len(exercise.hints))
     following = min(shown, len(exercise.hints) - 1)
@@ -202,11 +209,10 @@ def hint(context: click.Context, name: str, show_all: bool, workspace: str | Non
 def next_command(context: click.Context, workspace: str | None) -> None:
     """Name the first exercise you have not passed yet and show its file."""
     from transformer_kit import report
-    from transformer_kit.workspace import exercise_file, load_progress
+    from transformer_kit.workspace import exercise_file
 
     root = _workspace_root(context, workspace)
-    progress = load_progress(root)
-    _warn(progress.warning)
+    progress = _progress(root)
     passed = {name for name, record in progress.records.items() if record.passed_at}
     pending = [e for e in _catalogue() if e.name not in passed]
     out = report.console()
@@ -224,12 +230,10 @@ def next_command(context: click.Context, workspace: str | None) -> None:
 def solution(context: click.Context, name: str, force: bool, workspace: str | None) -> None:
     """The reference solution of NAME, once your code has passed it."""
     from transformer_kit import report
-    from transformer_kit.workspace import load_progress
 
     root = _workspace_root(context, workspace)
     (exercise,) = _select([name], everything_when_empty=False)
-    progress = load_progress(root)
-    _warn(progress.warning)
+    progress = _progress(root)
     if not (progress.records.get(exercise.name) and progress.records[exercise.name].passed_at):
         if not force and not sys.stdin.isatty():
             raise click.UsageError(
