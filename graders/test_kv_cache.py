@@ -13,7 +13,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from transformer_kit.compare import Mismatch, as_array, assert_close, assert_equal, assert_raises
+from transformer_kit.compare import (
+    Mismatch,
+    as_array,
+    assert_close,
+    assert_equal,
+    assert_raises,
+    assert_shape,
+)
 from transformer_kit.graders.fixtures import kv_cache as fixtures
 from transformer_kit.student import StudentRaised
 
@@ -390,6 +397,7 @@ def test_prompt_is_causal(student: Any) -> None:
         )
         cache = student.KVCache(seq_len + 2, batch, num_heads, head_dim)
         got = student.attend_with_cache(tokens, *weights, num_heads, cache)
+        assert_shape(got, x.shape, call=call, what="output")
         outputs.append(as_array(got, call=call, what="output"))
     wrong = _decode(changed, weights, num_heads, [seq_len], NO_PREFILL_MASK)[0][0]
     assert_close(
