@@ -168,6 +168,12 @@ CASES = [
         "memory limit",
     ),
     Hostile(
+        "a result far larger than asked for",
+        "import numpy as np\ndef sgd_step(w, grad, lr):\n    return np.zeros(10**7)",
+        False,
+        "over the kit's limit",
+    ),
+    Hostile(
         "protocol forgery",
         """
         import os, sys

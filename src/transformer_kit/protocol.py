@@ -21,7 +21,10 @@ class ProtocolError(Exception):
 def pack(message: dict[str, Any]) -> bytes:
     body = json.dumps(message, allow_nan=True, separators=(",", ":")).encode("utf-8")
     if len(body) > MAX_FRAME:
-        raise ProtocolError(f"message of {len(body)} bytes is over the {MAX_FRAME} byte limit")
+        raise ProtocolError(
+            f"the result takes {len(body) / 2**20:.0f} MiB, over the kit's limit of "
+            f"{MAX_FRAME / 2**20:.0f} MiB: return arrays of the size the exercise asks for"
+        )
     return HEADER.pack(len(body)) + body
 
 

@@ -86,7 +86,10 @@ class Session:
                 reply = self.answer(request)
             except BaseException as error:  # the learner's exit or interrupt is a result too
                 reply = self.raised(error)
-            self.send(reply)
+            try:
+                self.send(reply)
+            except protocol.ProtocolError as error:  # a result over the frame limit
+                self.send(self.raised(error))
 
     def answer(self, request: dict[str, Any]) -> dict[str, Any]:
         target = self.objects[int(request["target"])]
