@@ -14,13 +14,12 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from transformer_kit import __version__
+from transformer_kit.cli_errors import KitBroken
 from transformer_kit.cli_nbgrader import nbgrader
 
 if TYPE_CHECKING:
     from transformer_kit.meta import Exercise
     from transformer_kit.workspace import Progress
-
-INTERNAL_ERROR = 3  # the kit itself is broken (an installation problem), not the learner's code
 
 workspace_option = click.option(
     "--workspace",
@@ -87,9 +86,7 @@ def _select(words: Sequence[str], everything_when_empty: bool = True) -> list[Ex
 
 
 def _internal_error(message: str) -> NoReturn:
-    click.echo(f"kit: {message}\nReinstalling the kit (`pip install .`) usually fixes this.",
-               err=True)  # fmt: skip
-    sys.exit(INTERNAL_ERROR)
+    raise KitBroken(message)
 
 
 def _warn(message: str) -> None:

@@ -221,3 +221,17 @@ def test_solution_is_shown_after_passing_or_with_force(fresh: Path) -> None:
     assert run("-w", str(fresh), "check", "param")[0] == 0
     code, out, _ = run("-w", str(fresh), "solution", "param")
     assert code == 0 and "def count_parameters" in out
+
+
+def test_a_broken_installation_exits_3_with_what_to_do(
+    fresh: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from transformer_kit import meta
+
+    def broken() -> None:
+        raise meta.MetadataError("exercises.toml: set `format_version = 1` at the top")
+
+    monkeypatch.setattr(meta, "load", broken)
+    code, out, err = run("-w", str(fresh), "check", "attention")
+    assert code == 3 and out == ""
+    assert "format_version" in err and "pip install ." in err

@@ -12,20 +12,13 @@ from typing import TYPE_CHECKING
 
 import click
 
+from transformer_kit.cli_errors import KitBroken
+
 if TYPE_CHECKING:
     from transformer_kit.classroom import Exported
     from transformer_kit.meta import Exercise
 
 DEFAULT_ASSIGNMENT = "transformer_kit"
-
-
-class KitBroken(click.ClickException):
-    """The kit's own files cannot be exported: exit status 3, as for a broken installation."""
-
-    exit_code = 3
-
-    def __init__(self, message: str) -> None:
-        super().__init__(f"{message}\nReinstalling the kit (`pip install .`) usually fixes this.")
 
 
 @click.group()
