@@ -194,10 +194,8 @@ def hint(context: click.Context, name: str, show_all: bool, workspace: str | Non
     indices = [*range(shown), following] if show_all else [following]
     report.hints(report.console(), exercise, sorted(set(indices)))
     record.hints_shown = max(record.hints_shown, following + 1)
-    try:
-        progress.save()
-    except OSError as error:
-        _warn(f"could not save progress to {progress.path}: {error}")
+    for warning in progress.save_or_warn():
+        _warn(warning)
 
 
 @main.command("next")
@@ -210,7 +208,7 @@ def next_command(context: click.Context, workspace: str | None) -> None:
 
     root = _workspace_root(context, workspace)
     progress = _progress(root)
-    passed = {name for name, record in progress.records.items() if record.passed_at}
+    passed = progress.passed()
     pending = [e for e in _catalogue() if e.name not in passed]
     out = report.console()
     if not pending:
@@ -231,7 +229,7 @@ def solution(context: click.Context, name: str, force: bool, workspace: str | No
     root = _workspace_root(context, workspace)
     (exercise,) = _select([name], everything_when_empty=False)
     progress = _progress(root)
-    if not (progress.records.get(exercise.name) and progress.records[exercise.name].passed_at):
+    if exercise.name not in progress.passed():
         if not force and not sys.stdin.isatty():
             raise click.UsageError(
                 f"{exercise.name} has not passed yet: pass --force to see its solution anyway"

@@ -376,8 +376,7 @@ class Watch:
         progress = load_progress(self.root)
         if progress.warning:
             self.notices.append(f"[yellow]warning:[/] {escape(progress.warning)}")
-        stored = {name for name, record in progress.records.items() if record.passed_at}
-        done = self.passed | stored
+        done = self.passed | progress.passed()
         return next((e for e in self.exercises if e.name not in done), None)
 
     def _move_on(self, exercise: Exercise, result: CheckResult) -> Exercise | None:

@@ -106,6 +106,18 @@ class Progress:
     def record(self, name: str) -> Record:
         return self.records.setdefault(name, Record())
 
+    def passed(self) -> set[str]:
+        """The exercises that have passed at least once."""
+        return {name for name, record in self.records.items() if record.passed_at}
+
+    def save_or_warn(self) -> list[str]:
+        """Save; a failure to write is a warning to show, never lost work or a traceback."""
+        try:
+            self.save()
+        except OSError as error:
+            return [f"could not save progress to {self.path}: {error}"]
+        return []
+
     def save(self) -> None:
         data = {
             "format_version": PROGRESS_VERSION,
@@ -163,11 +175,7 @@ def record_results(root: Path, results: Iterable[Any]) -> list[str]:
     progress = load_progress(root)
     warnings = [progress.warning] if progress.warning else []
     remember_scores(progress, results)
-    try:
-        progress.save()
-    except OSError as error:
-        warnings.append(f"could not save progress to {progress.path}: {error}")
-    return warnings
+    return warnings + progress.save_or_warn()
 
 
 def remember_scores(progress: Progress, results: Iterable[Any]) -> None:
