@@ -132,7 +132,8 @@ def check(context: click.Context, names: tuple[str, ...], as_json: bool,
     """
     root = _workspace_root(context, workspace)
     exercises = _select(names)
-    result = _grade(root, exercises, show_progress=not as_json and len(exercises) > 1)
+    level = _isolation_level()
+    result = _grade(root, exercises, level, show_progress=not as_json and len(exercises) > 1)
     _save_progress(root, result.exercises)
     if as_json:
         import json
@@ -145,7 +146,17 @@ def check(context: click.Context, names: tuple[str, ...], as_json: bool,
     context.exit(0 if result.passed else 1)
 
 
-def _grade(root: Path, exercises: Sequence[Exercise], show_progress: bool) -> Any:
+def _isolation_level() -> str:
+    """full or basic (isolation.py); a KIT_ISOLATION this system cannot honour is a usage error."""
+    from transformer_kit import isolation
+
+    try:
+        return isolation.level()
+    except isolation.IsolationUnavailable as error:
+        raise click.UsageError(str(error)) from None
+
+
+def _grade(root: Path, exercises: Sequence[Exercise], level: str, show_progress: bool) -> Any:
     from transformer_kit.grading import GraderError, check
 
     announce: Callable[[str], None] | None = None
@@ -161,7 +172,7 @@ def _grade(root: Path, exercises: Sequence[Exercise], show_progress: bool) -> An
             status.update(f"grading {name} ({names.index(name) + 1} of {len(names)}) ...")
 
     try:
-        return check(root, exercises, on_exercise=announce)
+        return check(root, exercises, on_exercise=announce, level=level)
     except GraderError as error:
         _internal_error(f"the kit's graders could not run:\n{error}")
     finally:
@@ -273,7 +284,12 @@ def reset(context: click.Context, names: tuple[str, ...], reset_all: bool,
         raise click.UsageError("give either names or --all, not both")
     root = _workspace_root(context, workspace)
     for exercise in _select(names):
-        backup = restore(root, exercise)
+        try:
+            backup = restore(root, exercise)
+        except OSError as error:
+            raise click.ClickException(
+                f"{exercise.name}: the stub could not be restored ({error}); your file is unchanged"
+            ) from None
         if backup is None:
             click.echo(f"{exercise.name}: restored the stub (there was nothing to keep).")
         else:
@@ -298,6 +314,7 @@ def watch(context: click.Context, name: str | None, poll: bool, workspace: str |
 
     root = _workspace_root(context, workspace)
     exercises = _select([name] if name else [])
+    _isolation_level()  # a bad KIT_ISOLATION stops here, not at the first save
     try:
         status = watch_loop(root, exercises, follow=name is None, poll=poll, out=report.console())
     except GraderError as error:

@@ -152,3 +152,13 @@ def test_names_resolve_by_prefix_in_file_order() -> None:
     exercises = meta.load()
     chosen = meta.resolve(["param", "att", "attention"], exercises)
     assert [e.name for e in chosen] == ["attention", "param_count"]
+
+
+def test_untrusted_text_is_bounded_valid_and_printable() -> None:
+    from transformer_kit.untrusted import clean
+
+    hostile = "a\ud800b\x1b[2J\x1b]0;title\x07c\r\x9b31md\u202eé\tend\nnext"
+    assert clean(hostile) == "a\ufffdbc31mdé\tend\nnext"
+    assert clean("x" * 10_000, limit=100) == "x" * 100 + " … (9,900 more characters)"
+    assert clean(ValueError("not a str")) == "not a str"
+    assert len(clean("\x1b[" * 1_000_000)) <= 4096 + 40

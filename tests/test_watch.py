@@ -40,7 +40,10 @@ HANG_GUARD = 60.0  # seconds: only a broken watcher takes this long
 NOTHING_FOR = 0.6  # seconds to wait for a change that must not be reported (> watch.QUIET)
 BACKENDS = pytest.mark.parametrize("poll", [False, True], ids=["events", "polling"])
 STUB = {e.name: e.stub.read_text(encoding="utf-8") for e in EXERCISES}
-SLOW_IMPORT = "import pathlib, time\npathlib.Path('importing').touch()\ntime.sleep(60)\n"
+# renames its process (PR_SET_NAME), which the test sees from outside: it can write no file
+SLOW_IMPORT = (
+    "import ctypes, time\nctypes.CDLL(None).prctl(15, b'kit-importing', 0, 0, 0)\ntime.sleep(60)\n"
+)
 
 
 def stop_after(seconds: float) -> threading.Event:
@@ -428,10 +431,18 @@ class Terminal:
         os.close(self.master)
 
 
-def wait_for_file(path: Path) -> None:
+def wait_for_process(name: str) -> None:
+    """Until a process named `name` runs (anywhere on this machine)."""
     stop = stop_after(HANG_GUARD)
-    while not path.exists():
-        assert not stop.wait(0.01), f"{path} never appeared"
+    while not any(_named(entry, name) for entry in Path("/proc").iterdir()):
+        assert not stop.wait(0.01), f"no process named {name} ever ran"
+
+
+def _named(entry: Path, name: str) -> bool:
+    try:
+        return entry.name.isdigit() and (entry / "comm").read_text().strip() == name
+    except OSError:
+        return False
 
 
 def leftover_processes(root: Path) -> list[str]:
@@ -460,7 +471,7 @@ def test_in_a_terminal_a_save_redraws_and_ctrl_c_leaves_cleanly(
         assert "\x1b[2J" in redrawn and "attention passed" in redrawn
         if when == "during a check":
             save_by_rename(path, SLOW_IMPORT)
-            wait_for_file(root / "importing")  # the worker's import is under way
+            wait_for_process("kit-importing")  # the worker's import is under way
         os.write(terminal.master, CTRL_C)
         assert GOODBYE in terminal.read_to_the_end()
         assert terminal.process.wait(HANG_GUARD) == 0

@@ -6,12 +6,13 @@ so the learner's import overlaps with ours.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from transformer_kit import sandbox
+from transformer_kit import isolation, sandbox
 from transformer_kit.meta import Exercise
 from transformer_kit.results import CheckResult, ExerciseResult, TestResult
 
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
 AHEAD = 2  # workers started before grading begins
 DEFAULT_LIMITS = sandbox.Limits()
 PYTEST_GRADED = (0, 1)  # pytest's exit statuses for "ran the tests" (all passed / some failed)
+# what could make pytest read configuration or plugins the kit did not choose
+PYTEST_VARIABLES = {"PYTEST_ADDOPTS": None, "PYTEST_PLUGINS": None}
+PYTEST_VARIABLES["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
 
 
 class GraderError(RuntimeError):
@@ -32,25 +36,30 @@ def check(
     exercises: Sequence[Exercise],
     limits: sandbox.Limits = DEFAULT_LIMITS,
     on_exercise: Callable[[str], None] | None = None,
+    level: str | None = None,
 ) -> CheckResult:
-    """Grade `exercises` in `workspace`; `on_exercise(name)` is called as each one starts."""
+    """Grade `exercises` in `workspace` at isolation `level` (default: the best available);
+    `on_exercise(name)` is called as each one starts."""
     sandbox.harden_grading_process()
+    level = level or isolation.level()
+    workspace = workspace.absolute()
     files = {e.name: workspace / "exercises" / f"{e.name}.py" for e in exercises}
     present = [e for e in exercises if files[e.name].is_file()]
     try:
         ahead = {
-            e.name: sandbox.spawn(e.name, files[e.name], workspace, limits) for e in present[:AHEAD]
+            e.name: sandbox.spawn(e.name, files[e.name], limits, level) for e in present[:AHEAD]
         }
         from transformer_kit.worker_client import Sandboxed, Target  # numpy: after the spawns
 
         sandboxes = {
-            e.name: Sandboxed(Target(e.name, files[e.name], workspace, limits), ahead.get(e.name))
+            e.name: Sandboxed(Target(e.name, files[e.name], limits, level), ahead.get(e.name))
             for e in present
         }
         graded = _run_graders(present, sandboxes, on_exercise)
     finally:
         sandbox.stop_all()  # also the workers of an interrupted check
-    return CheckResult(tuple(graded.get(e.name) or _missing(e, workspace) for e in exercises))
+    results = tuple(graded.get(e.name) or _missing(e, workspace) for e in exercises)
+    return CheckResult(results, isolation=level)
 
 
 def _run_graders(
@@ -63,21 +72,32 @@ def _run_graders(
     from transformer_kit import plugin  # imports pytest and numpy: after the workers started
 
     kit_plugin = plugin.KitPlugin(exercises, sandboxes, on_exercise)
-    saved = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
-    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # no third-party plugins in grading
-    try:
-        status = plugin.run_pytest(
-            plugin.pytest_arguments([e.grader for e in exercises]), kit_plugin
-        )
-    finally:
-        if saved is None:
-            del os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"]
-        else:
-            os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = saved
+    graders = [e.grader for e in exercises]
+    with _environment(PYTEST_VARIABLES), contextlib.chdir(graders[0].parent):
+        status = plugin.run_pytest(plugin.pytest_arguments(graders), kit_plugin)
     if kit_plugin.collection_errors or status not in PYTEST_GRADED:
         problems = kit_plugin.collection_errors or [f"pytest exit status {status}"]
         raise GraderError("\n".join(problems))
     return {result.name: result for result in kit_plugin.results()}
+
+
+@contextlib.contextmanager
+def _environment(changes: dict[str, str | None]) -> Iterator[None]:
+    """Set (or, for None, remove) environment variables for the duration of the block."""
+    saved = {name: os.environ.get(name) for name in changes}
+    try:
+        for name, value in changes.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _missing(exercise: Exercise, workspace: Path) -> ExerciseResult:

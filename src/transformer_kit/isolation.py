@@ -1,10 +1,17 @@
-"""Linux namespaces for the worker: the learner's code gets its own process-id and mount
-namespaces, where it is process 1 and sees only its own processes.
+"""The worker's isolation level, and what the worker does itself to enter it.
 
-So it cannot name, signal or read the grading process (`os.kill(os.getppid(), 9)`,
-`os.kill(-1, 9)`, /proc/PID/fd/1), and when it ends the kernel kills everything it started.
-Unprivileged users get this through a user namespace; where the system allows none (some
-containers), the worker runs without it and the session, limits and subreaper still apply.
+- full: the worker runs in bubblewrap (bubblewrap.py): a read-only file system that shows only
+  what it needs, no network, no capabilities, its own namespaces. Run by root, the worker then
+  gives up root itself (`drop_root`) before it loads the learner's module.
+- basic (no usable bwrap, or KIT_ISOLATION=basic): Linux namespaces made here (`enter`): the
+  learner's code gets its own process-id and mount namespaces, where it is process 1 and sees only
+  its own processes, so it cannot name, signal or read the grading process
+  (`os.kill(os.getppid(), 9)`, `os.kill(-1, 9)`, /proc/PID/fd/1), and when it ends the kernel
+  kills everything it started. Unprivileged users get this through a user namespace; where the
+  system allows none, the session, limits and subreaper of sandbox.py still apply. The file
+  system and the network are the user's.
+Both levels also get the limits, the short environment and the private working folder of
+sandbox.py.
 """
 
 from __future__ import annotations
@@ -16,11 +23,49 @@ import signal
 import sys
 from collections.abc import Sequence
 
+FULL, BASIC = "full", "basic"
+LEVELS = (FULL, BASIC)
+NOBODY = 65534  # the uid and gid root becomes in full isolation
+
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC = 2, 4, 8
 MS_REC, MS_PRIVATE = 0x4000, 1 << 18
+
+
+class IsolationUnavailable(RuntimeError):
+    """KIT_ISOLATION asks for a level this system cannot give."""
+
+
+def level() -> str:
+    """The level `kit` grades at: full where bubblewrap works, else basic; KIT_ISOLATION=basic
+    or =full chooses (full then fails loudly where bwrap is missing)."""
+    from transformer_kit import bubblewrap  # the grading process's side only
+
+    wanted = os.environ.get("KIT_ISOLATION", "").strip().lower()
+    if wanted and wanted not in LEVELS:
+        raise IsolationUnavailable(f"KIT_ISOLATION={wanted!r}: use one of {', '.join(LEVELS)}")
+    if wanted == BASIC:
+        return BASIC
+    if bubblewrap.available():
+        return FULL
+    if wanted == FULL:
+        raise IsolationUnavailable(
+            "KIT_ISOLATION=full, but bubblewrap is not installed or cannot run here: "
+            "install it (apt-get install bubblewrap, dnf install bubblewrap)"
+        )
+    return BASIC
+
+
+def drop_root() -> None:
+    """Full isolation started by root: become nobody, which leaves no capability, before any of
+    the learner's code runs. Fails loudly rather than go on as root."""
+    if os.geteuid() != 0:
+        return
+    os.setgroups([])
+    os.setresgid(NOBODY, NOBODY, NOBODY)
+    os.setresuid(NOBODY, NOBODY, NOBODY)
 
 
 def enter(inherited: Sequence[int]) -> bool:

@@ -16,6 +16,7 @@ from transformer_kit.compare import Mismatch
 from transformer_kit.meta import Exercise
 from transformer_kit.results import ExerciseResult, TestResult
 from transformer_kit.student import StudentRaised
+from transformer_kit.untrusted import clean
 from transformer_kit.worker_client import RemoteStudent, Sandboxed
 
 WEIGHT_MARKER = "weight(n): the test's share of its exercise's points (default 1)"
@@ -140,7 +141,8 @@ class KitPlugin:
                 tests.append(TestResult(test_name(item), True, share, share))
             else:
                 summary, fields = failure_text(error)
-                tests.append(TestResult(test_name(item), False, 0.0, share, summary, fields))
+                fields = tuple((label, clean(text)) for label, text in fields)
+                tests.append(TestResult(test_name(item), False, 0.0, share, clean(summary), fields))
         return ExerciseResult(exercise.name, exercise.title, exercise.points, tuple(tests))
 
 
@@ -153,13 +155,20 @@ UNUSED_PLUGINS = (
 )  # fmt: skip
 
 
+INIFILE = Path(__file__).with_name("grading.ini")
+
+
 def pytest_arguments(paths: Sequence[Path]) -> list[str]:
-    """A quiet, fast, isolated pytest session over the given grader files."""
+    """A quiet, fast pytest session over the given grader files that reads no configuration but
+    the kit's own: its ini file, a rootdir inside the installed package, no conftest.py files."""
     root = str(paths[0].parent) if paths else "."
     disabled = [f"-pno:{name}" for name in UNUSED_PLUGINS]
     return [
         *map(str, paths),
+        f"-c{INIFILE}",
         f"--rootdir={root}",
+        f"--confcutdir={root}",
+        "--noconftest",
         "--override-ini=python_files=test_*.py",
         "--override-ini=addopts=",
         "--capture=no",

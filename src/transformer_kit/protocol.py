@@ -21,11 +21,16 @@ class ProtocolError(Exception):
 def pack(message: dict[str, Any]) -> bytes:
     body = json.dumps(message, allow_nan=True, separators=(",", ":")).encode("utf-8")
     if len(body) > MAX_FRAME:
-        raise ProtocolError(
-            f"the result takes {len(body) / 2**20:.0f} MiB, over the kit's limit of "
-            f"{MAX_FRAME / 2**20:.0f} MiB: return arrays of the size the exercise asks for"
-        )
+        raise too_large(len(body))
     return HEADER.pack(len(body)) + body
+
+
+def too_large(size: int) -> ProtocolError:
+    """The error for a frame of `size` bytes (known, or foreseen before encoding)."""
+    return ProtocolError(
+        f"the result takes {size / 2**20:.0f} MiB, over the kit's limit of "
+        f"{MAX_FRAME / 2**20:.0f} MiB: return arrays of the size the exercise asks for"
+    )
 
 
 def unpack_body(body: bytes) -> dict[str, Any]:

@@ -31,9 +31,17 @@ CHECK_AGAIN = "Edit the failing file, then run `kit check` again; `kit hint NAME
 SAVE_AGAIN = "Save the file to check it again; `kit hint NAME` gives a hint."
 
 
+BASIC_ISOLATION = (
+    "isolation: basic — install bubblewrap for full isolation (see the README's "
+    "'How grading stays honest')"
+)
+
+
 def check_report(out: Console, result: CheckResult, next_step: str = CHECK_AGAIN) -> None:
     for exercise in result.exercises:
         _exercise_block(out, exercise)
+    if result.isolation != "full":
+        out.print(f"[yellow]{escape(BASIC_ISOLATION)}[/]")
     passed = sum(e.passed for e in result.exercises)
     total = len(result.exercises)
     out.print()

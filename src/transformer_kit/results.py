@@ -62,6 +62,7 @@ class ExerciseResult:
 @dataclass(frozen=True)
 class CheckResult:
     exercises: tuple[ExerciseResult, ...]
+    isolation: str = "basic"  # "full" (bubblewrap) or "basic" (isolation.py)
 
     @property
     def passed(self) -> bool:
@@ -78,6 +79,7 @@ class CheckResult:
     def to_json(self) -> dict[str, Any]:
         return {
             "kit_version": __version__,
+            "isolation": self.isolation,
             "score": self.score,
             "max_score": self.max_score,
             "exercises": [e.to_json() for e in self.exercises],

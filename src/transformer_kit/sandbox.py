@@ -1,9 +1,13 @@
 """Worker processes under limits, and making sure nothing they start outlives them.
 
 A worker runs in its own session (no controlling terminal, its own process group) with limits on
-memory (RLIMIT_DATA, not RLIMIT_AS: torch reserves address space), output file size, CPU time and
-core dumps; stdin is /dev/null and stdout/stderr go to a capped temporary file, never a pipe this
-process must drain. On Linux the grading process is a child subreaper, so daemons that leave the
+memory (RLIMIT_DATA, not RLIMIT_AS: torch reserves address space), output file size, open files,
+CPU time and core dumps; stdin is /dev/null and stdout/stderr go to a capped temporary file, never
+a pipe this process must drain. Its environment is a short allow-list, never this process's, and
+its working folder is private (full isolation: bubblewrap's size-capped tmpfs; basic: a temporary
+folder removed with it). While a call runs, a watchdog bounds the worker's whole process tree:
+resident memory (shared memory and children included, which RLIMIT_DATA does not see) and the
+number of processes. On Linux the grading process is a child subreaper, so daemons that leave the
 worker's session are reparented here and are killed with it.
 """
 
@@ -14,6 +18,7 @@ import ctypes
 import os
 import resource
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,18 +29,23 @@ from pathlib import Path
 from typing import Any
 
 import transformer_kit
-from transformer_kit import protocol
+from transformer_kit import bubblewrap, isolation, protocol
 
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 OUTPUT_TAIL = 2000  # bytes of a crashed worker's output quoted in the message
+WATCH_INTERVAL = 0.1  # seconds between two looks at a busy worker's process tree
+PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 @dataclass(frozen=True)
 class Limits:
-    memory_bytes: int = 2 * 1024**3
-    output_bytes: int = 1024**2
+    memory_bytes: int = 2 * 1024**3  # per process (RLIMIT_DATA) and for the whole tree (watchdog)
+    output_bytes: int = 1024**2  # per file written (RLIMIT_FSIZE)
+    scratch_bytes: int = 64 * 1024**2  # the private working folder (full isolation)
+    open_files: int = 256
+    processes: int = 64  # in the worker's tree (watchdog; RLIMIT_NPROC too where root drops)
     cpu_seconds: int = 600
     import_seconds: float = 10.0  # to start Python and import the learner's module (torch too)
 
@@ -49,7 +59,10 @@ class Worker:
     from_worker: int
     output: Path
     started: float
+    scratch: Path | None  # basic isolation's working folder, removed at the end
+    limits: Limits
     buffer: bytearray = field(default_factory=bytearray)
+    overrun: str = ""  # what the watchdog killed the worker for: "memory" or "processes"
 
     def exit_status(self, wait: float = 1.0) -> int | None:
         """The exit code (negative: the signal), waiting up to `wait` seconds for it."""
@@ -82,8 +95,8 @@ def harden_grading_process() -> None:
         libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
 
 
-def spawn(name: str, path: Path, workspace: Path, limits: Limits) -> Worker:
-    """Start a worker that imports `path` as module `name`."""
+def spawn(name: str, path: Path, limits: Limits, level: str) -> Worker:
+    """Start a worker that imports `path` as module `name`, isolated at `level`."""
     request_read, request_write = os.pipe()
     reply_read, reply_write = os.pipe()
     fd, output = tempfile.mkstemp(prefix=f"kit-{name}-", suffix=".out")
@@ -92,22 +105,31 @@ def spawn(name: str, path: Path, workspace: Path, limits: Limits) -> Worker:
         f"import sys; sys.path.insert(0, {package_parent!r}); "
         "from transformer_kit.worker import main; main(sys.argv[1:])"
     )
-    argv = [sys.executable, "-I", "-c", bootstrap, str(request_read), str(reply_write), name]
+    python = [sys.executable, "-I", "-c", bootstrap, str(request_read), str(reply_write), level]
+    scratch = None
+    if level == isolation.FULL:
+        prefix = _bubblewrap(path, limits)
+        home = bubblewrap.SCRATCH
+    else:
+        prefix, scratch = [], Path(tempfile.mkdtemp(prefix=f"kit-{name}-"))
+        home = str(scratch)
     interrupt = {signal.SIGINT}
     signal.pthread_sigmask(signal.SIG_BLOCK, interrupt)  # Ctrl-C waits until it is registered
     try:
         process = subprocess.Popen(
-            [*argv, str(path)],
+            [*prefix, *python, name, str(path)],
             stdin=subprocess.DEVNULL,
             stdout=fd,
             stderr=fd,
-            cwd=workspace,
-            env={**os.environ, **dict.fromkeys(THREAD_VARIABLES, "1")},
+            cwd=home,
+            env=worker_environment(home),
             pass_fds=(request_read, reply_write),
             start_new_session=True,
             preexec_fn=_apply_limits(limits),
         )
-        worker = Worker(process, request_write, reply_read, Path(output), time.monotonic())
+        worker = Worker(
+            process, request_write, reply_read, Path(output), time.monotonic(), scratch, limits
+        )
         _live[process.pid] = worker
     finally:
         for inherited in (fd, request_read, reply_write):
@@ -116,17 +138,46 @@ def spawn(name: str, path: Path, workspace: Path, limits: Limits) -> Worker:
     return worker
 
 
+def worker_environment(home: str) -> dict[str, str]:
+    """The worker's whole environment: nothing of this process's (tokens, paths, settings)."""
+    python_bin = str(Path(sys.executable).parent)
+    return {
+        "PATH": f"{python_bin}:/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "HOME": home,
+        "TMPDIR": home,
+        **dict.fromkeys(THREAD_VARIABLES, "1"),
+    }
+
+
+def _bubblewrap(path: Path, limits: Limits) -> list[str]:
+    bwrap = bubblewrap.executable()
+    if bwrap is None:
+        raise isolation.IsolationUnavailable("bubblewrap (bwrap) is no longer on PATH")
+    visible = [path.parent]
+    if path.is_symlink():
+        visible.append(path.resolve())  # a learner's file kept elsewhere, linked in
+    return bubblewrap.command(bwrap, visible, limits.scratch_bytes)
+
+
 def _apply_limits(limits: Limits) -> Any:
+    root = os.geteuid() == 0  # RLIMIT_NPROC counts a user's processes system-wide: only for
+    # nobody, whom a root-started full worker becomes (root itself is exempt)
+
     def apply() -> None:  # runs in the child between fork and exec
-        for limit, value in (
+        chosen = [
             (resource.RLIMIT_DATA, limits.memory_bytes),
             (resource.RLIMIT_FSIZE, limits.output_bytes),
+            (resource.RLIMIT_NOFILE, limits.open_files),
             (resource.RLIMIT_CORE, 0),
             (resource.RLIMIT_CPU, limits.cpu_seconds),
-        ):
+        ]
+        if root:
+            chosen.append((resource.RLIMIT_NPROC, limits.processes))
+        for limit, value in chosen:
             _, hard = resource.getrlimit(limit)
             value = value if hard == resource.RLIM_INFINITY else min(value, hard)
-            resource.setrlimit(limit, (value, hard))
+            resource.setrlimit(limit, (value, value))
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a full output file fails writes, no kill
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked around the spawn
 
@@ -149,10 +200,12 @@ def receive(worker: Worker, deadline: float) -> dict[str, Any] | None:
         if frame is not None:
             return protocol.unpack_body(frame)
         remaining = max(0.0, deadline - time.monotonic())
-        ready, _, _ = select.select([worker.from_worker], [], [], remaining)
+        ready, _, _ = select.select([worker.from_worker], [], [], min(remaining, WATCH_INTERVAL))
         if not ready:
             if time.monotonic() >= deadline:
                 raise TimeoutError  # only when nothing is waiting: a worker started ahead is fine
+            if _over_limits(worker):
+                return None  # killed: the caller reads `worker.overrun`
             continue
         chunk = os.read(worker.from_worker, 1 << 20)
         if not chunk:
@@ -174,6 +227,32 @@ def _take_frame(buffer: bytearray) -> bytes | None:
     return frame
 
 
+def _over_limits(worker: Worker) -> bool:
+    """The watchdog: kill the worker if its process tree holds too much memory or too many
+    processes (children, daemons and shared memory included)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    table = _process_table()
+    tree = {worker.process.pid} | _descendants({worker.process.pid}, table)
+    tree |= {pid for pid, (_, sid, _) in table.items() if sid == worker.process.pid}
+    if len(tree) > worker.limits.processes + 3:  # bwrap's two processes, the worker itself
+        worker.overrun = "processes"
+    elif sum(_resident_bytes(pid) for pid in tree) > worker.limits.memory_bytes:
+        worker.overrun = "memory"
+    else:
+        return False
+    _kill_everything_from(worker.process.pid)
+    return True
+
+
+def _resident_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as stream:
+            return int(stream.read().split()[1]) * PAGE
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def stop_all() -> None:
     """Stop every worker still running (the end of a check, however it ended)."""
     for worker in list(_live.values()):
@@ -190,6 +269,8 @@ def stop(worker: Worker) -> None:
         with contextlib.suppress(OSError):
             os.close(fd)
     worker.output.unlink(missing_ok=True)
+    if worker.scratch is not None:
+        shutil.rmtree(worker.scratch, ignore_errors=True)
 
 
 def _kill_everything_from(session: int) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from transformer_kit.protocol import ProtocolError
+from transformer_kit.protocol import MAX_FRAME, ProtocolError, too_large
 
 DTYPES = frozenset(
     np.dtype(t).str for t in ("?", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8")
@@ -29,6 +29,8 @@ def encode(value: Any, handle: Callable[[Any], dict[str, Any]]) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, np.ndarray) and np.dtype(value.dtype).str in DTYPES:
+        if value.nbytes * 4 // 3 > MAX_FRAME:  # base64's size: refuse before encoding it
+            raise too_large(value.nbytes * 4 // 3)
         data = base64.b64encode(np.ascontiguousarray(value).tobytes()).decode("ascii")
         return {"a": [value.dtype.str, list(value.shape), data]}
     if isinstance(value, tuple):

@@ -1,8 +1,9 @@
 """The worker: imports one learner module and answers calls on it, in its own process.
 
-Started by `sandbox.spawn` as `python -I -m transformer_kit.worker IN_FD OUT_FD NAME PATH`, under
-resource limits, with stdout and stderr going to a capped file. Everything here runs beside the
-learner's code and is trusted by nobody: the grading process only accepts plain data from it.
+Started by `sandbox.spawn` as `python -I -c ... IN_FD OUT_FD LEVEL NAME PATH` (inside bubblewrap at
+the full isolation level), under resource limits, with stdout and stderr going to a capped file.
+Everything here runs beside the learner's code and is trusted by nobody: the grading process only
+accepts plain data from it.
 """
 
 from __future__ import annotations
@@ -167,8 +168,11 @@ def warm_up_torch() -> None:
 
 
 def main(argv: list[str]) -> None:
-    in_fd, out_fd, name, path_text = int(argv[0]), int(argv[1]), argv[2], argv[3]
-    isolation.enter([in_fd, out_fd])
+    in_fd, out_fd, level, name, path_text = int(argv[0]), int(argv[1]), *argv[2:5]
+    if level == isolation.FULL:
+        isolation.drop_root()
+    else:
+        isolation.enter([in_fd, out_fd])
     faulthandler.enable(sys.__stderr__)  # a crash leaves its traceback in the output file
     sys.stdout = sys.stderr = CappedText()
     np.seterr(all="ignore")  # floating-point warnings are the learner's business, not a failure

@@ -13,20 +13,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from transformer_kit import protocol, sandbox, values
+from transformer_kit import isolation, protocol, sandbox, values
 from transformer_kit.student import StudentFailed, StudentRaised, call_text, mutation_failure
+from transformer_kit.untrusted import clean
 
 MAX_TIME_OUTS = 2  # after this many time-outs an exercise's remaining tests fail at once
+NAME_LIMIT = 200  # characters of a class or argument name from the worker
+NAMES_KEPT = 32  # entries of a list of names from the worker (an exception's base classes)
 
 
 @dataclass(frozen=True)
 class Target:
-    """What a worker loads: exercise `name` from `path`, run from `workspace`."""
+    """What a worker loads: exercise `name` from `path`, isolated at `level`."""
 
     name: str
     path: Path
-    workspace: Path
     limits: sandbox.Limits
+    level: str
 
     @property
     def label(self) -> str:
@@ -50,7 +53,7 @@ class Sandboxed:
     def start(self) -> None:
         if self.worker is None and self.import_failure is None:
             self.worker = sandbox.spawn(
-                self.target.name, self.target.path, self.target.workspace, self.target.limits
+                self.target.name, self.target.path, self.target.limits, self.target.level
             )
             self.ready = False
             self.generation += 1
@@ -79,7 +82,7 @@ class Sandboxed:
             if reply["op"] != "result":
                 raise self._malformed(call)
             if reply.get("mutated"):
-                raise mutation_failure(call, [str(n) for n in reply["mutated"]])
+                raise mutation_failure(call, _names(reply["mutated"]))
             return self._decode(reply.get("value"), call)
 
     def _ready_worker(self, call: str) -> sandbox.Worker:
@@ -153,12 +156,12 @@ class Sandboxed:
     def _handle(self, tag: str, payload: Any, generation: int) -> Any:
         if tag != "r" or not isinstance(payload, list) or len(payload) != 3:
             raise protocol.ProtocolError("unexpected handle")
-        key, is_callable, type_name = int(payload[0]), bool(payload[1]), str(payload[2])
+        key, is_callable, type_name = int(payload[0]), bool(payload[1]), clean(payload[2], 100)
         return RemoteObject(self, generation, key, is_callable, type_name)
 
     def _raised(self, reply: dict[str, Any], call: str) -> StudentRaised | StudentFailed:
-        types = [str(t) for t in reply.get("types", [])] or ["Exception"]
-        text, where = str(reply.get("text", "")), str(reply.get("where", ""))
+        types = _names(reply.get("types")) or ["Exception"]
+        text, where = clean(reply.get("text", "")), clean(reply.get("where", ""))
         if types[0] == "MemoryError":
             return self._memory_failure(call, where)
         if types[0] in ("SystemExit", "KeyboardInterrupt"):
@@ -182,10 +185,10 @@ class Sandboxed:
             )
         return failure
 
-    def _memory_failure(self, call: str, where: str = "") -> StudentFailed:
+    def _memory_failure(self, call: str, where: str = "", who: str = "") -> StudentFailed:
         gib = self.target.limits.memory_bytes / 1024**3
         return StudentFailed(
-            f"memory limit: {call} needed more than {gib:g} GiB",
+            f"memory limit: {call} needed more than {gib:g} GiB{f' ({who})' if who else ''}",
             call=call,
             details=[where] if where else [],
             diagnosis="an array far larger than the inputs (an outer product too many?)",
@@ -194,9 +197,20 @@ class Sandboxed:
     def _died(self, call: str) -> StudentFailed:
         worker = self.worker
         status = worker.exit_status() if worker is not None else None
-        tail = worker.output_tail() if worker is not None else ""
+        tail = clean(worker.output_tail()) if worker is not None else ""
+        overrun = worker.overrun if worker is not None else ""
         self.close()
+        if overrun == "memory":
+            return self._memory_failure(call, "", "your code's processes together")
+        if overrun == "processes":
+            return StudentFailed(
+                f"process limit: {call} started more than {self.target.limits.processes} processes",
+                call=call,
+                diagnosis="the exercise needs no fork, subprocess or multiprocessing",
+            )
         details = [f"last output of your code:\n{tail}"] if tail else []
+        if status is not None and self.target.level == isolation.FULL and status > 128:
+            status = 128 - status  # bwrap exits with 128 + N for a worker killed by signal N
         if status is None or status >= 0:
             return StudentFailed(
                 f"your code exited early (exit code {status}) during {call}",
@@ -228,6 +242,12 @@ class Sandboxed:
         )
 
 
+def _names(value: Any) -> list[str]:
+    """A list of names from the worker, bounded in length and count."""
+    items = value[:NAMES_KEPT] if isinstance(value, list) else []
+    return [clean(item, NAME_LIMIT) for item in items]
+
+
 _SIGNAL_WORDS = {"SIGSEGV": ": segmentation fault", "SIGABRT": ": aborted", "SIGKILL": ": killed"}
 
 
@@ -246,8 +266,8 @@ class RemoteStudent:
             raise AttributeError(name)
         sandboxed = self._sandboxed
         known = sandboxed.functions.get(name)
-        if known is not None and known._generation == sandboxed.generation:
-            return known  # the learner's function from this worker: no round trip
+        if known is not None and known._generation == sandboxed.generation and sandboxed.worker:
+            return known  # the learner's function from this worker, still running: no round trip
         value = _remote_getattr(sandboxed, 0, name, sandboxed.target.label)
         if isinstance(value, RemoteObject) and value._callable:
             sandboxed.functions[name] = value

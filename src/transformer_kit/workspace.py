@@ -41,6 +41,18 @@ def find(option: str | None) -> Path:
     return root
 
 
+def state_folder(root: Path) -> Path:
+    """The workspace's `.kit/`; a symbolic link there (which would send the kit's writes
+    elsewhere) is refused."""
+    folder = root / STATE
+    if folder.is_symlink():
+        raise NotADirectoryError(
+            f"{folder} is a symbolic link: the kit keeps its state only in a real folder there; "
+            f"remove the link (`rm {folder}`) and run kit again"
+        )
+    return folder
+
+
 def exercise_file(root: Path, exercise: Exercise) -> Path:
     return root / "exercises" / f"{exercise.name}.py"
 
@@ -73,7 +85,7 @@ def reset(root: Path, exercise: Exercise) -> Path | None:
     path = exercise_file(root, exercise)
     backup = None
     if path.exists() and not is_fresh(root, exercise):
-        folder = root / STATE / "backups"
+        folder = state_folder(root) / "backups"
         folder.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%d-%H%M%S")
         backup = folder / f"{exercise.name}-{stamp}.py"
@@ -123,7 +135,7 @@ class Progress:
             "format_version": PROGRESS_VERSION,
             "exercises": {name: asdict(r) for name, r in sorted(self.records.items())},
         }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        state_folder(self.path.parent.parent).mkdir(exist_ok=True)
         _atomic_write(self.path, (json.dumps(data, indent=2) + "\n").encode("utf-8"))
 
 
