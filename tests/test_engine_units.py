@@ -162,3 +162,19 @@ def test_untrusted_text_is_bounded_valid_and_printable() -> None:
     assert clean("x" * 10_000, limit=100) == "x" * 100 + " … (9,900 more characters)"
     assert clean(ValueError("not a str")) == "not a str"
     assert len(clean("\x1b[" * 1_000_000)) <= 4096 + 40
+
+
+def test_changes_inside_list_and_dict_arguments_are_seen() -> None:
+    from transformer_kit.student import mutated_arguments, snapshot
+
+    grads, state, counts = [np.ones(2), np.zeros(3)], {"m": np.ones(2)}, {"ab": 2}
+    taken = snapshot((grads, 0.5), {"state": state, "counts": counts})
+    assert mutated_arguments(taken) == []
+    grads[1] *= 2.0  # zeros stay zeros: not a change
+    assert mutated_arguments(taken) == []
+    grads[0] *= 2.0
+    state["m"] = state["m"] - 1
+    counts["ab"] = 3
+    assert mutated_arguments(taken) == ["argument 1", "state", "counts"]
+    nan = snapshot((np.array([np.nan]),), {})
+    assert mutated_arguments(nan) == []

@@ -36,7 +36,9 @@ PR_SET_CHILD_SUBREAPER = 36
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 OUTPUT_TAIL = 2000  # bytes of a crashed worker's output quoted in the message
 WATCH_INTERVAL = 0.1  # seconds between two looks at a busy worker's process tree
+WALL_FACTOR = 5  # a time limit in wall time, for code that sleeps or waits: this many times the CPU
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 @dataclass(frozen=True)
@@ -184,6 +186,29 @@ def _apply_limits(limits: Limits) -> Any:
     return apply
 
 
+@dataclass
+class Budget:
+    """The time one call (or the import) may take: `seconds` of CPU time of the worker's whole
+    process tree, so a busy machine does not fail correct code, and WALL_FACTOR times that of
+    wall time, for code that sleeps or waits. Measured only while it runs longer than
+    WATCH_INTERVAL (a fast call costs no look at /proc); until the first look, every second
+    counts as CPU time (or all the tree ever used, if that is less)."""
+
+    seconds: float
+    started: float = field(default_factory=time.monotonic)
+    baseline: float | None = None  # the tree's CPU seconds at the first look, less the time before
+
+    def spent(self, cpu_now: float | None) -> bool:
+        now = time.monotonic()
+        if now - self.started >= WALL_FACTOR * self.seconds:
+            return True
+        if cpu_now is None:  # no /proc here: wall time it is
+            return now - self.started >= self.seconds
+        if self.baseline is None:
+            self.baseline = cpu_now - min(now - self.started, cpu_now)
+        return cpu_now - self.baseline >= self.seconds
+
+
 def send(worker: Worker, message: dict[str, Any]) -> bool:
     """Write one frame; False when the worker is gone."""
     try:
@@ -193,19 +218,20 @@ def send(worker: Worker, message: dict[str, Any]) -> bool:
     return True
 
 
-def receive(worker: Worker, deadline: float) -> dict[str, Any] | None:
-    """The next frame from the worker; None at end of file; TimeoutError past `deadline`."""
+def receive(worker: Worker, budget: Budget) -> dict[str, Any] | None:
+    """The next frame from the worker; None at end of file (or when the watchdog killed it:
+    see `worker.overrun`); TimeoutError once `budget` is spent."""
     while True:
         frame = _take_frame(worker.buffer)
         if frame is not None:
             return protocol.unpack_body(frame)
-        remaining = max(0.0, deadline - time.monotonic())
-        ready, _, _ = select.select([worker.from_worker], [], [], min(remaining, WATCH_INTERVAL))
-        if not ready:
-            if time.monotonic() >= deadline:
-                raise TimeoutError  # only when nothing is waiting: a worker started ahead is fine
-            if _over_limits(worker):
-                return None  # killed: the caller reads `worker.overrun`
+        ready, _, _ = select.select([worker.from_worker], [], [], WATCH_INTERVAL)
+        if not ready:  # only when nothing is waiting: a worker started ahead is fine
+            cpu = _watch(worker)
+            if worker.overrun:
+                return None
+            if budget.spent(cpu):
+                raise TimeoutError
             continue
         chunk = os.read(worker.from_worker, 1 << 20)
         if not chunk:
@@ -227,11 +253,12 @@ def _take_frame(buffer: bytearray) -> bytes | None:
     return frame
 
 
-def _over_limits(worker: Worker) -> bool:
-    """The watchdog: kill the worker if its process tree holds too much memory or too many
-    processes (children, daemons and shared memory included)."""
+def _watch(worker: Worker) -> float | None:
+    """The watchdog: the CPU seconds of the worker's process tree; kills it (and says why in
+    `worker.overrun`) when the tree holds too much memory or too many processes (children,
+    daemons and shared memory included). None where there is no /proc."""
     if not sys.platform.startswith("linux"):
-        return False
+        return None
     table = _process_table()
     tree = {worker.process.pid} | _descendants({worker.process.pid}, table)
     tree |= {pid for pid, (_, sid, _) in table.items() if sid == worker.process.pid}
@@ -239,10 +266,20 @@ def _over_limits(worker: Worker) -> bool:
         worker.overrun = "processes"
     elif sum(_resident_bytes(pid) for pid in tree) > worker.limits.memory_bytes:
         worker.overrun = "memory"
-    else:
-        return False
-    _kill_everything_from(worker.process.pid)
-    return True
+    if worker.overrun:
+        _kill_everything_from(worker.process.pid)
+    return sum(_cpu_seconds(pid) for pid in tree)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system time of a process (all its threads, and its children it waited for)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stream:
+            text = stream.read().decode("ascii", "replace")
+        fields = text[text.rfind(")") + 2 :].split()
+        return sum(int(n) for n in fields[11:15]) / TICKS
+    except (OSError, ValueError):
+        return 0.0
 
 
 def _resident_bytes(pid: int) -> int:

@@ -92,30 +92,72 @@ def plain(value: Any) -> Any:
     return value
 
 
-def mutated_arguments(
-    before: Sequence[tuple[str, np.ndarray]], after: Sequence[np.ndarray]
-) -> list[str]:
-    """Names of array arguments whose values changed during a call."""
-    return [
-        name
-        for (name, copy), now in zip(before, after, strict=True)
-        if copy.shape != now.shape or not np.array_equal(copy, now, equal_nan=True)
-    ]
+Snapshot = list[tuple[str, Any, Any]]  # (name, the argument, a copy of it as it came in)
+
+
+def snapshot(args: Sequence[Any], kwargs: Mapping[str, Any]) -> Snapshot:
+    """Copies of the arguments a call could modify in place: arrays, and the lists, tuples and
+    dicts that hold them (optimizer moments, running statistics, params, word counts)."""
+    named = [(f"argument {i + 1}", a) for i, a in enumerate(args)] + list(kwargs.items())
+    return [(name, value, _copy(value)) for name, value in named if _is_container(value)]
+
+
+def mutated_arguments(taken: Snapshot) -> list[str]:
+    """Names of the arguments whose contents changed since `taken`."""
+    return [name for name, value, copy in taken if not _same(copy, value)]
+
+
+def _is_container(value: Any) -> bool:
+    return isinstance(value, (np.ndarray, list, tuple, dict))
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_copy(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    return value  # a scalar, or an object of the learner's: compared by identity
+
+
+def _same(before: Any, now: Any) -> bool:
+    if isinstance(before, np.ndarray):
+        return (
+            isinstance(now, np.ndarray)
+            and before.shape == now.shape
+            and bool(np.array_equal(before, now, equal_nan=before.dtype.kind in "fc"))
+        )
+    if isinstance(before, (list, tuple)):
+        return (
+            type(now) is type(before)
+            and len(now) == len(before)
+            and all(_same(b, n) for b, n in zip(before, now, strict=True))
+        )
+    if isinstance(before, dict):
+        return (
+            isinstance(now, dict)
+            and list(now) == list(before)
+            and all(_same(before[k], now[k]) for k in before)
+        )
+    if before is now:
+        return True
+    try:
+        return type(before) is type(now) and bool(before == now)
+    except Exception:  # an element replaced by something that compares oddly
+        return False
 
 
 def mutation_failure(call: str, names: Sequence[str]) -> StudentFailed:
     return StudentFailed(
         f"{call} modified its input {', '.join(names)} in place",
         call=call,
-        diagnosis="an in-place operation (`x -= ...`, `x[...] = ...`, `out=x`) on an input "
-        "array: compute a new array (`y = x - ...`) or work on `x.copy()`",
+        diagnosis="an in-place operation (`x -= ...`, `x[...] = ...`, `out=x`, `d[key] = ...`) "
+        "on an input array, or on a list or dict of them: compute a new array "
+        "(`y = x - ...`) and return new lists and dicts, or work on a copy",
     )
-
-
-def array_arguments(args: Sequence[Any], kwargs: Mapping[str, Any]) -> list[tuple[str, Any]]:
-    """The top-level array arguments of a call, named for messages."""
-    named = [(f"argument {i + 1}", a) for i, a in enumerate(args)] + list(kwargs.items())
-    return [(name, value) for name, value in named if isinstance(value, np.ndarray)]
 
 
 class LocalStudent:
@@ -141,8 +183,7 @@ class _LocalCallable:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         call = call_text(self._name, args, kwargs)
-        inputs = array_arguments(args, kwargs)
-        before = [(name, value.copy()) for name, value in inputs]
+        taken = snapshot(args, kwargs)
         try:
             result = self._target(
                 *[_unwrap(a) for a in args], **{k: _unwrap(v) for k, v in kwargs.items()}
@@ -150,7 +191,7 @@ class _LocalCallable:
         except Exception as error:
             names = [cls.__name__ for cls in type(error).__mro__]
             raise StudentRaised(call, names, str(error)) from None
-        changed = mutated_arguments(before, [value for _, value in inputs])
+        changed = mutated_arguments(taken)
         if changed:
             raise mutation_failure(call, changed)
         if callable(result) or not _is_plain(plain(result)):

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from transformer_kit import isolation, protocol, values
-from transformer_kit.student import array_arguments, mutated_arguments, plain
+from transformer_kit.student import mutated_arguments, plain, snapshot
 
 PRINT_KEEP = 4096  # characters of the learner's printing kept per worker
 
@@ -101,10 +101,9 @@ class Session:
             return {"op": "result", "value": len(target)}
         args = [self.decode(a) for a in request["args"]]
         kwargs = {k: self.decode(v) for k, v in request["kwargs"].items()}
-        inputs = array_arguments(args, kwargs)
-        before = [(name, value.copy()) for name, value in inputs]
+        taken = snapshot(args, kwargs)
         result = target(*args, **kwargs)
-        changed = mutated_arguments(before, [value for _, value in inputs])
+        changed = mutated_arguments(taken)
         return {"op": "result", "value": self.encode(result), "mutated": changed}
 
     def raised(self, error: BaseException) -> dict[str, Any]:

@@ -7,7 +7,6 @@ memory becomes a `StudentFailed` naming what happened; the next test gets a fres
 from __future__ import annotations
 
 import signal
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +42,7 @@ class Sandboxed:
         self.target = target
         self.worker = worker  # one started ahead, or None
         self.generation = 0 if worker is None else 1
-        self.deadline = 0.0
+        self.budget = sandbox.Budget(0.0)
         self.time_limit = 0.0
         self.time_outs = 0
         self.import_failure: StudentFailed | StudentRaised | None = None
@@ -60,7 +59,7 @@ class Sandboxed:
 
     def begin_test(self, time_limit: float) -> None:
         self.time_limit = time_limit
-        self.deadline = time.monotonic() + time_limit
+        self.budget = sandbox.Budget(time_limit)
 
     def close(self) -> None:
         if self.worker is not None:
@@ -73,7 +72,7 @@ class Sandboxed:
         if not sandbox.send(worker, message):
             raise self._died(call)
         while True:
-            reply = self._receive(worker, self.deadline, call)
+            reply = self._receive(worker, self.budget, call)
             if reply["op"] == "callback":
                 self._serve_callback(worker, reply, callbacks, call)
                 continue
@@ -97,9 +96,9 @@ class Sandboxed:
         self.start()
         assert self.worker is not None
         if not self.ready:
-            deadline = self.worker.started + self.target.limits.import_seconds
+            budget = sandbox.Budget(self.target.limits.import_seconds, self.worker.started)
             try:
-                reply = self._receive(self.worker, deadline, f"importing {self.target.label}")
+                reply = self._receive(self.worker, budget, f"importing {self.target.label}")
             except (StudentFailed, StudentRaised) as failure:
                 self.import_failure = failure
                 raise
@@ -110,18 +109,19 @@ class Sandboxed:
             if reply["op"] != "ready":
                 raise self._malformed(call)
             self.ready = True
-            self.deadline = time.monotonic() + self.time_limit  # import time is not the test's
+            self.budget = sandbox.Budget(self.time_limit)  # import time is not the test's
         return self.worker
 
-    def _receive(self, worker: sandbox.Worker, deadline: float, call: str) -> dict[str, Any]:
+    def _receive(self, worker: sandbox.Worker, budget: sandbox.Budget, call: str) -> dict[str, Any]:
         try:
-            reply = sandbox.receive(worker, deadline)
+            reply = sandbox.receive(worker, budget)
         except TimeoutError:
             self.time_outs += 1
             limit = self.target.limits.import_seconds if not self.ready else self.time_limit
             self.close()
             raise StudentFailed(
-                f"time limit: {call} did not finish within {limit:g} s",
+                f"time limit: {call} did not finish within {limit:g} s of CPU time "
+                f"({sandbox.WALL_FACTOR * limit:g} s of waiting)",
                 call=call,
                 diagnosis="an infinite loop, a sleep, or code far slower than it needs to be",
             ) from None
