@@ -579,8 +579,8 @@ def _random_ln(seed: int, shape: tuple[int, ...]) -> tuple[np.ndarray, ...]:
 
 
 LN_DRAWS = (
-    "x (a per-row offset and spread, then standard normal), gamma, beta, dy " + DRAWS + " "
-    "(see _random_ln in the grader)"
+    "x = offset + spread * standard_normal(shape) with offset ~ uniform(-2, 2) and spread ~ "
+    "uniform(0.5, 3) per row, then gamma, beta, dy standard normal, " + DRAWS
 )
 
 
@@ -807,7 +807,7 @@ def test_layer_norm_backward_random(
     _check_gradients(got, expected, x, dy, gamma, used, call=call)
 
 
-@pytest.mark.weight(1)
+@pytest.mark.weight(2)
 def test_layer_norm_backward_tiny_variance(student: Any) -> None:
     """layer_norm_backward through a row of tiny variance (default eps)"""
     x = np.array([*fixtures.TINY_X, [1.0, -2.0, 0.5, 3.0]])
@@ -853,8 +853,9 @@ def _random_bn(seed: int, n: int, c: int) -> tuple[np.ndarray, ...]:
 
 
 BN_DRAWS = (
-    "x (a per-channel offset and spread, then standard normal), gamma, beta, running_mean "
-    "(standard normal), running_var (uniform 0.5..2) " + DRAWS
+    "x = offset + spread * standard_normal((N, C)) with offset ~ uniform(-2, 2) and spread ~ "
+    "uniform(0.5, 3) per channel, then gamma, beta, running_mean standard normal and "
+    "running_var ~ uniform(0.5, 2), " + DRAWS
 )
 
 
@@ -891,7 +892,6 @@ def test_batch_norm_train_hand(student: Any) -> None:
     _check_batch_norm(got, expected, mistakes, call=call)
 
 
-@pytest.mark.weight(2)
 @pytest.mark.parametrize(
     "seed, n, c, momentum, eps",
     [(40, 2, 3, None, None), (41, 5, 4, None, None), (42, 8, 1, 0.3, None), (43, 3, 3, 0.05, 1e-3)],
@@ -990,7 +990,12 @@ def test_batch_norm_y_ignores_running(student: Any) -> None:
         "batch_norm_train(x (5, 2), gamma, beta, running_mean + 3, running_var * 4); "
         f"seed=46: {BN_DRAWS}"
     )
-    got = unpack(student.batch_norm_train(x, gamma, beta, shifted_mean, scaled_var), 3, call=call)
+    got = unpack(
+        student.batch_norm_train(x, gamma, beta, shifted_mean, scaled_var),
+        3,
+        call=call,
+        what="result (y, new_running_mean, new_running_var)",
+    )
     y_mistakes = batch_norm_mistakes(x, gamma, beta, shifted_mean, scaled_var, 0.1, LN_EPS)[0]
     expected = reference.batch_norm_train(x, gamma, beta, running_mean, running_var)[0]
     assert_close(got[0], expected, call=call, what="y (first result)", mistakes=y_mistakes)
