@@ -96,7 +96,7 @@ def batch_norm_train(
     N = 1 raises ValueError (one example has no variance; PyTorch refuses it in training
     mode too), with a message that names N.
     """
-    # TODO(normalization): check N, normalize with the batch statistics, update the running
+    # TODO(normalization): check N, normalize with the batch stats, return updated running stats
     raise NotImplementedError
 
 

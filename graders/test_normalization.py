@@ -53,6 +53,10 @@ ALL_AXES = (
     "one mean and variance for the whole array: take them per row, over the last axis only "
     "(axis=-1, keepdims=True)"
 )
+SEQUENCE_AXIS = (
+    "normalized over axis 1 (for x (B, L, D) the sequence axis; axis=1 is only the last axis "
+    "of a 2-D x): use axis=-1, the features, so that any number of leading axes works"
+)
 SWAPPED = "gamma and beta swapped: y = x_hat * gamma + beta (gamma scales, beta shifts)"
 NO_AFFINE = "gamma and beta not applied: y = x_hat * gamma + beta"
 NO_SQRT = "divided by the variance, not the standard deviation: divide by sqrt(var + eps)"
@@ -237,6 +241,8 @@ def layer_norm_mistakes(
     if x.ndim >= 2:
         mistakes[BATCH_AXIS] = affine(_normalize(x, eps, axis=0))
         mistakes[ALL_AXES] = affine(_normalize(x, eps, axis=None))
+    if x.ndim >= 3:
+        mistakes[SEQUENCE_AXIS] = affine(_normalize(x, eps, axis=1))
     if default_eps:
         mistakes[LN_RMS_DEFAULT] = affine(_normalize(x, RMS_EPS))
     else:

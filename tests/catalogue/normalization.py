@@ -47,6 +47,18 @@ VARIANTS: list[Variant] = [
         message="normalized over the batch axis (axis 0)",
     ),
     Variant(
+        "layer_norm over axis 1 (right for 2-D x only)",
+        passes=False,
+        replace=(
+            (
+                "mean = x.mean(axis=-1, keepdims=True)  # (..., 1)\n    var = ((x - mean) ** 2)"
+                ".mean(axis=-1, keepdims=True)  # (..., 1), biased",
+                "mean = x.mean(axis=1, keepdims=True)\n    var = x.var(axis=1, keepdims=True)",
+            ),
+        ),
+        message="normalized over axis 1 (for x (B, L, D) the sequence axis",
+    ),
+    Variant(
         "layer_norm over the whole array",
         passes=False,
         replace=(
