@@ -252,13 +252,13 @@ def layer_norm_mistakes(
     return mistakes
 
 
-def _rms(x: np.ndarray, eps: float, *, axis: int = -1, reduce: str = "mean", where: str = "inside"):
+def _rms(
+    x: np.ndarray, eps: float, *, axis: int = -1, reduce: str = "mean", where: str = "inside"
+) -> np.ndarray:
+    """x / sqrt(mean(x**2) + eps) over `axis`, or one of its mistaken forms."""
     with np.errstate(all="ignore"):
-        square = (
-            (x**2).sum(axis=axis, keepdims=True)
-            if reduce == "sum"
-            else ((x**2).mean(axis=axis, keepdims=True))
-        )
+        squares = (x**2).sum(axis=axis, keepdims=True)
+        square = squares if reduce == "sum" else squares / x.shape[axis]
         if where == "outside":
             return x / (np.sqrt(square) + eps)
         if where == "no sqrt":
