@@ -42,6 +42,11 @@ RETURNED_SOFTMAX = "returned softmax(x), not its logarithm"
 LOG2 = "a base-2 logarithm (bits): use the natural log (nats), as PyTorch does"
 WHOLE_SUM = "the sum of exps runs over the whole array: sum along `axis` (keepdims=True)"
 IGNORES_AXIS = "log_softmax ignores its `axis` argument (always the last axis)"
+NOT_FINITE = (
+    "a nan or inf from the log-probabilities: np.exp of logits above 709 overflows, np.log of a "
+    "softmax that underflowed to 0 is -inf (and 0 * inf is nan); compute "
+    "log p = x - m - log(sum(exp(x - m))) with m the max of each row"
+)
 
 OVER_ALL_ROWS = (
     "the mean over all N rows, ignored rows included: divide by the number of kept rows "
@@ -154,6 +159,21 @@ def _log_softmax_mistakes(x: np.ndarray, axis: int = -1) -> dict[str, np.ndarray
     return mistakes
 
 
+def _log_p(logits: np.ndarray, log: str = "stable", axis: int = -1) -> np.ndarray:
+    """Log-probabilities over the classes, computed right ("stable") or as a mistake does:
+    "raw" logits, "unshifted" exp, "no max back", "log2"."""
+    with _quiet():
+        if log == "raw":
+            return logits
+        if log == "unshifted":
+            return logits - np.log(np.exp(logits).sum(axis=axis, keepdims=True))
+        if log == "no max back":
+            exp = np.exp(logits - logits.max(axis=axis, keepdims=True))
+            return logits - np.log(exp.sum(axis=axis, keepdims=True))
+        scale = np.log(2.0) if log == "log2" else 1.0
+        return reference.log_softmax(logits, axis=axis) / scale
+
+
 def _kept_rows(targets: np.ndarray, ignore: int | None, num_classes: int) -> np.ndarray | None:
     """Indices of the rows a version keeps; None if that version would crash on these inputs."""
     if ignore is not None:
@@ -172,17 +192,11 @@ def _row_losses(
     smooth: str = "pytorch",
     log: str = "stable",
 ) -> np.ndarray:
-    """The loss of each row in `rows`, smoothing and the log-probabilities done one way or
-    another (log: "stable", "raw" logits, "of softmax" or "unshifted")."""
+    """The loss of each row in `rows`, smoothing and the log-probabilities (see _log_p) done
+    one way or another."""
     num_classes = logits.shape[-1]
     with _quiet():
-        exp = np.exp(logits - logits.max(axis=-1, keepdims=True))
-        log_p = {
-            "stable": lambda: reference.log_softmax(logits, axis=-1),
-            "raw": lambda: logits,
-            "of softmax": lambda: np.log(exp / exp.sum(axis=-1, keepdims=True)),
-            "unshifted": lambda: logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True)),
-        }[log]()[rows]  # (n, C)
+        log_p = _log_p(logits, log)[rows]  # (n, C)
         one_hot = np.zeros_like(log_p)
         one_hot[np.arange(rows.size), targets[rows]] = 1.0
         e = smoothing
@@ -236,9 +250,8 @@ def _loss_mistakes(
         options[SMOOTH_IGNORED] = {"smooth": "none"}
         options[SMOOTH_PROBS] = {"smooth": "probs"}
     options[SUMMED] = {"divide": "sum"}
+    options[MAX_NOT_ADDED_BACK] = {"log": "no max back"}
     options[RAW_LOGITS] = {"log": "raw"}
-    options[LOG_OF_SOFTMAX] = {"log": "of softmax"}
-    options[NO_SHIFT] = {"log": "unshifted"}
     mistakes = {name: _loss(*args, **kw) for name, kw in options.items()}
     good = _loss(*args)
     mistakes[SIGN] = None if good is None else -good
@@ -263,13 +276,15 @@ def _grad(
     sign: float = 1.0,
     one_hot: bool = True,
     axis: int = -1,
+    log: str = "stable",
 ) -> np.ndarray | None:
     """cross_entropy_grad, with one mistake made on purpose when asked (None: it would crash)."""
     which = {"argument": ignore_index, "-100": -100, "none": None}[ignore]
     rows = _kept_rows(targets, which, logits.shape[-1])
     if rows is None or rows.size == 0:
         return None
-    probs = np.exp(reference.log_softmax(logits, axis=axis))  # (N, C)
+    with _quiet():
+        probs = np.exp(_log_p(logits, log, axis=axis))  # (N, C)
     hot = np.zeros_like(probs)
     if one_hot:
         hot[rows, targets[rows]] = 1.0
@@ -294,6 +309,9 @@ def _grad_mistakes(
         GRAD_SIGN: {"sign": -1.0},
         GRAD_NO_ONE_HOT: {"one_hot": False},
         GRAD_AXIS: {"axis": 0},
+        NO_SHIFT: {"log": "unshifted"},
+        MAX_NOT_ADDED_BACK: {"log": "no max back"},
+        LOG2: {"log": "log2"},
     }
     with _quiet():
         mistakes = {
@@ -318,6 +336,9 @@ def _perplexity_mistakes(
         PPL_BASE_2: float(2.0**loss),
         PPL_INVERSE: float(np.exp(-loss)),
         PPL_EXP_SUM: float(np.exp(losses.sum())),
+        LOG2: _exp(loss / np.log(2.0)),
+        MAX_NOT_ADDED_BACK: _exp(_loss(logits, targets, ignore_index, log="no max back")),
+        RAW_LOGITS: _exp(_loss(logits, targets, ignore_index, log="raw")),
     }
     return {name: value for name, value in mistakes.items() if value is not None}
 
@@ -360,16 +381,12 @@ def _scalar_close(got: Any, expected: float, *, call: str, what: str, mistakes: 
     """One real number: a nan or inf is named as an overflow before the value is compared."""
     array = as_array(got, call=call, what=what)
     if array.shape == () and not np.isfinite(array) and np.isfinite(expected):
-        named = {k: v for k, v in mistakes.items() if np.shape(v) == ()}
-        diagnosis = next(
-            (k for k, v in named.items() if np.allclose(array, v, equal_nan=True)), NO_SHIFT
-        )
         raise Mismatch(
             f"the {what} is {float(array)} where a finite number was expected",
             call=call,
             expected=f"{expected:.6g}",
             got=show(array),
-            diagnosis=diagnosis,
+            diagnosis=NOT_FINITE,
         )
     assert_close(got, expected, call=call, what=what, mistakes=mistakes)
 
@@ -533,8 +550,8 @@ def test_cross_entropy_ignore_index_is_a_class(student: Any) -> None:
 def test_cross_entropy_large_logits(student: Any) -> None:
     """cross_entropy is finite for logits above 709 (np.exp(710) overflows)"""
     logits, targets = _hand("LARGE")
-    # rows [710, 712] and [0, 1000] first: log(softmax) is still finite there, an unshifted exp
-    # is not; then the rows whose target probability underflows to 0
+    # rows [710, 712] and [0, 1000] first, where an unshifted exp overflows; then all three,
+    # with row [1000, 0] whose target probability underflows to 0 (log(softmax) gives inf)
     overflow = (logits[[2, 1]], targets[[2, 1]])
     expected = (fixtures.LARGE_LOSS * 3 - 1000.0) / 2  # rows 2 and 1: (2.12692801 + 0) / 2
     for (lg, tg), want in ((overflow, expected), ((logits, targets), fixtures.LARGE_LOSS)):
@@ -669,7 +686,13 @@ def test_log_softmax_properties(student: Any) -> None:
         shift = 800.0 + 100.0 * rng.standard_normal(shift_shape)
         call = f"log_softmax(x, axis={axis}), x = 3 * standard_normal{shape}, seed=7"
         got = as_array(student.log_softmax(x, axis=axis), call=call, what="log-probabilities")
-        assert_close(got, reference.log_softmax(x, axis=axis), call=call, what="log-probabilities")
+        assert_close(
+            got,
+            reference.log_softmax(x, axis=axis),
+            call=call,
+            what="log-probabilities",
+            mistakes=_log_softmax_mistakes(x, axis),
+        )
         sums = np.exp(got).sum(axis=axis)
         if not np.allclose(sums, 1.0, rtol=0, atol=1e-5):
             raise Mismatch(
