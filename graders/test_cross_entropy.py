@@ -327,7 +327,15 @@ def _perplexity_mistakes(
     kept = np.flatnonzero(targets != ignore_index)
     losses = _row_losses(logits, targets, kept, 0.0)
     loss = float(losses.mean())
-    mistakes: dict[str, float | None] = {
+    with _quiet():
+        mistakes = _perplexity_values(logits, targets, ignore_index, losses, loss)
+    return {name: value for name, value in mistakes.items() if value is not None}
+
+
+def _perplexity_values(
+    logits: np.ndarray, targets: np.ndarray, ignore_index: int, losses: np.ndarray, loss: float
+) -> dict[str, float | None]:
+    return {
         OVER_ALL_ROWS: float(np.exp(losses.sum() / targets.size)),
         HARD_CODED: _exp(_loss(logits, targets, ignore_index, ignore="-100")),
         NOT_IGNORED: _exp(_loss(logits, targets, ignore_index, ignore="none", divide="all")),
@@ -340,7 +348,6 @@ def _perplexity_mistakes(
         MAX_NOT_ADDED_BACK: _exp(_loss(logits, targets, ignore_index, log="no max back")),
         RAW_LOGITS: _exp(_loss(logits, targets, ignore_index, log="raw")),
     }
-    return {name: value for name, value in mistakes.items() if value is not None}
 
 
 def _exp(value: float | None) -> float | None:
