@@ -633,7 +633,9 @@ LOSS_CASES = [
 
 def _loss_case_id(case: tuple[Any, ...]) -> str:
     seed, n, num_classes, ignored, index, e = case
-    return f"seed{seed}-N{n}-C{num_classes}-ignored{len(ignored)}-index{index}-smooth{e}"
+    _, targets, _ = _random(seed, n, num_classes, ignored, index)
+    count = int((targets == index).sum())  # the listed rows, and any drawn target == index
+    return f"seed{seed}-N{n}-C{num_classes}-ignored{count}-index{index}-smooth{e}"
 
 
 @pytest.mark.weight(1)
