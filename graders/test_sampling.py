@@ -158,10 +158,15 @@ def _whole(one_row: Filter, logits: np.ndarray) -> np.ndarray:
     return one_row(logits.reshape(-1)).reshape(logits.shape)
 
 
-def _probability_forms(expected: np.ndarray) -> dict[str, np.ndarray]:
+def _probability_forms(logits: np.ndarray, expected: np.ndarray) -> dict[str, np.ndarray]:
     """What a filter returns when it hands back probabilities instead of logits."""
-    probs = _softmax(expected)  # renormalised over the kept tokens, 0 at the dropped ones
-    return {PROBS: probs}
+    kept = np.isfinite(expected)
+    return {
+        PROBS: _softmax(expected),  # renormalised over the kept tokens, 0 at the dropped ones
+        f"{PROBS} (here the kept tokens' probabilities, 0 for the others)": np.where(
+            kept, _softmax(logits), 0.0
+        ),
+    }
 
 
 def _sorted_keep(probs: np.ndarray, p: float, *, inclusive: bool, ascending: bool) -> np.ndarray:
@@ -207,7 +212,7 @@ def top_k_mistakes(logits: np.ndarray, k: int) -> dict[str, np.ndarray]:
         if k <= logits.shape[0]:
             down = np.sort(logits, axis=0)
             mistakes[K_AXIS] = _fill(logits, logits >= down[logits.shape[0] - k])
-    mistakes.update(_probability_forms(expected))
+    mistakes.update(_probability_forms(logits, expected))
     return mistakes
 
 
@@ -249,7 +254,7 @@ def top_p_mistakes(logits: np.ndarray, p: float) -> dict[str, np.ndarray]:
         }
         if logits.ndim > 1:
             mistakes[GLOBAL] = _whole(lambda row: reference.top_p_logits(row, p), logits)
-    mistakes.update(_probability_forms(expected))
+    mistakes.update(_probability_forms(logits, expected))
     return mistakes
 
 
@@ -267,7 +272,7 @@ def min_p_mistakes(logits: np.ndarray, min_p: float) -> dict[str, np.ndarray]:
         }
         if logits.ndim > 1:
             mistakes[GLOBAL] = _whole(lambda row: reference.min_p_logits(row, min_p), logits)
-    mistakes.update(_probability_forms(expected))
+    mistakes.update(_probability_forms(logits, expected))
     return mistakes
 
 
@@ -985,6 +990,7 @@ def test_sample_large_logits(student: Any) -> None:
 
 
 SAMPLE_SEEDS = [(40, 6, 0.0), (41, 10, 0.0), (42, 8, 0.4), (43, 5, 0.0)]
+SAMPLE_GRID = 25  # u = (j + 0.5) / SAMPLE_GRID in the distribution test
 
 
 def _sample_inputs(seed: int, vocab: int, masked: float) -> tuple[np.ndarray, list[float]]:
@@ -1013,7 +1019,7 @@ def test_sample_reference(student: Any) -> None:
 @pytest.mark.weight(1)
 def test_sample_distribution(student: Any) -> None:
     """sample_token over a grid of u reproduces the probabilities and never picks -inf"""
-    seed, vocab, masked, grid = 44, 6, 0.3, 40
+    seed, vocab, masked, grid = 44, 6, 0.3, SAMPLE_GRID
     logits = _random_logits(seed, (vocab,), masked)
     probs = _softmax(logits)
     us = [(j + 0.5) / grid for j in range(grid)]

@@ -379,10 +379,10 @@ def test_grader_filter_answers_match_the_oracles() -> None:
 
 
 def test_grader_sample_grid_keeps_clear_of_the_totals() -> None:
-    """The distribution test's u = (j + 0.5) / 40 lie away from every cumulative total."""
+    """The distribution test's u = (j + 0.5) / grid lie away from every cumulative total."""
     logits = grader._random_logits(44, (6,), 0.3)
     totals = np.cumsum(py_softmax(logits.tolist()))
-    grid = (np.arange(40) + 0.5) / 40
+    grid = (np.arange(grader.SAMPLE_GRID) + 0.5) / grader.SAMPLE_GRID
     assert np.min(np.abs(totals[:, None] - grid[None, :])) > 1e-4
 
 

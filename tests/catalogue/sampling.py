@@ -223,6 +223,12 @@ VARIANTS: list[Variant] = [
         message="compared logits, not probabilities",
     ),
     Variant(
+        "min-p returns the kept probabilities, 0 elsewhere",
+        passes=False,
+        replace=((M_WHERE, "    return np.where(probs >= threshold, probs, 0.0)\n"),),
+        message="(here the kept tokens' probabilities, 0 for the others)",
+    ),
+    Variant(
         "min-p without its argument check",
         passes=False,
         replace=((M_CHECK, ""),),
