@@ -26,8 +26,11 @@ Conventions, everywhere in this file:
   chooses it.
 - Never modify an input in place (`logits[...] = -np.inf` on the argument is an error: work
   on a copy).
-- Ties in probability, and rows where a running total lies within 1e-6 of p (or a probability
-  within 1e-6 of min_p * max), are not graded: float32 arithmetic may decide those either way.
+- Not graded: ties in probability where the order of the tied tokens would matter (top-p's
+  sort), and rows where a running total lies within 1e-6 of p (or a probability within 1e-6 of
+  min_p * max): float32 arithmetic may decide those either way. Graded: top-k's ties at the
+  k-th logit (all of them are kept) and sample_token at u exactly equal to a total (which walks
+  the vocabulary in id order, so ties do not matter to it).
 
 References:
 - Fan, Lewis and Dauphin, "Hierarchical Neural Story Generation" (2018): top-k sampling,
