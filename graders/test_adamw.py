@@ -23,7 +23,7 @@ from transformer_kit.compare import Mismatch, as_array, assert_close, assert_sha
 from transformer_kit.graders.fixtures import adamw as fixtures
 from transformer_kit.solutions import adamw as reference
 
-# --- the classic mistakes, by name ---------------------------------------------------------------
+# --- the classic mistakes, by name ----------------------------------------------------------------
 
 NO_BIAS = (
     "no bias correction: divide m by (1 - beta1**t) and v by (1 - beta2**t) before the step "
@@ -143,7 +143,7 @@ DRAWS = (
     "grad = scale * N(0, 1), m = scale * N(0, 1) / 2, v = (scale * N(0, 1))**2"
 )
 
-# --- Adam with a switch per mistake -----------------------------------------------------------
+# --- Adam with a switch per mistake ---------------------------------------------------------------
 
 
 def _adam(
@@ -543,7 +543,7 @@ def test_adamw_decay_properties(student: Any) -> None:
     check_step(student, "adamw", args, step_call("adamw", args, (2, 3), note), expected)
 
 
-# --- cosine_lr -----------------------------------------------------------------------------------
+# --- cosine_lr ------------------------------------------------------------------------------------
 
 
 def schedule(
@@ -667,7 +667,7 @@ def test_cosine_properties(student: Any) -> None:
         )
 
 
-# --- clip_grad_norm ------------------------------------------------------------------------------
+# --- clip_grad_norm -------------------------------------------------------------------------------
 
 
 def clip_mistakes(grads: Sequence[np.ndarray], max_norm: float) -> dict[str, Any]:
@@ -750,7 +750,8 @@ def check_clip(
 
 
 def clip_call(grads: Sequence[np.ndarray], max_norm: float, note: str = "") -> str:
-    shapes = ", ".join(f"{g.tolist()}" if g.size <= 4 else f"array {g.shape}" for g in grads)
+    shown = (f"{g.tolist()}" if not note else f"array {g.shape}" for g in grads)
+    shapes = ", ".join(shown)
     return f"clip_grad_norm([{shapes}], max_norm={max_norm}){note}"
 
 
@@ -788,7 +789,7 @@ def test_clip_random(
 ) -> None:
     """clip_grad_norm matches the reference on random lists of arrays"""
     rng = np.random.default_rng(seed)
-    grads = [scale * rng.standard_normal(shape) for shape in shapes]
+    grads = [scale * np.asarray(rng.standard_normal(shape)) for shape in shapes]
     total = math.sqrt(sum(float(np.sum(g**2)) for g in grads))
     max_norm = float(f"{fraction * total:.4g}")
     note = (
