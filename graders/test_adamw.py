@@ -613,10 +613,17 @@ def check_schedule(
         name: [schedule(s, *args, **switch) for s in steps]
         for name, switch in SCHEDULE_MISTAKES.items()
     }
-    shown = ", ".join(str(s) for s in steps) if len(steps) <= 12 else f"{len(steps)} steps"
+    shown = ", ".join(str(s) for s in steps)
     call = f"cosine_lr(step, {text}) for step in [{shown}]"
-    what = "learning rates (index i: the i-th step of the list)"
-    assert_close(values, expected, call=call, what=what, mistakes=mistakes)
+    what = "learning rates for the listed steps"
+    try:
+        assert_close(values, expected, call=call, what=what, mistakes=mistakes)
+    except Mismatch as failure:
+        want, got = np.asarray(expected, dtype=np.float64), np.asarray(values)
+        error = np.abs(got - want) - (1e-6 + 1e-4 * np.abs(want))
+        worst = int(np.argmax(np.where(np.isnan(error), np.inf, error)))
+        failure.details.insert(0, f"index ({worst},) is step {list(steps)[worst]}")
+        raise
 
 
 @pytest.mark.weight(2)
@@ -670,25 +677,33 @@ def test_cosine_properties(student: Any) -> None:
 # --- clip_grad_norm -------------------------------------------------------------------------------
 
 
-def clip_mistakes(grads: Sequence[np.ndarray], max_norm: float) -> dict[str, Any]:
-    """What each classic mistake returns as (clipped list, total_norm)."""
+def clip_mistakes(
+    grads: Sequence[np.ndarray], max_norm: float
+) -> tuple[dict[str, list[np.ndarray]], dict[str, float]]:
+    """What each classic mistake returns: the clipped lists, and the total_norms."""
     norms = [float(np.sqrt(np.sum(g**2))) for g in grads]
     total = math.sqrt(sum(n**2 for n in norms))
+
+    def clip_by(norm: float) -> list[np.ndarray]:
+        """Every array scaled as if the total norm were `norm`."""
+        return [g * (max_norm / (norm + 1e-6)) if norm > max_norm else g for g in grads]
+
     scale = max_norm / (total + 1e-6)
-    clipped = [g * scale for g in grads] if total > max_norm else [g.copy() for g in grads]
     pairs = list(zip(grads, norms, strict=True))
-    return {
-        PER_ARRAY: (
-            [g * (max_norm / (n + 1e-6)) if n > max_norm else g for g, n in pairs],
-            total,
-        ),
-        ALWAYS_SCALED: ([g * scale for g in grads], total),
-        VALUE_CLIP: ([np.clip(g, -max_norm, max_norm) for g in grads], total),
-        INVERTED: ([g * total / max_norm for g in grads] if total > max_norm else clipped, total),
-        NORM_AFTER: (clipped, total * scale if total > max_norm else total),
-        NORM_SQUARED: (clipped, total**2),
-        SUM_OF_NORMS: (clipped, sum(norms)),
+    lists = {
+        PER_ARRAY: [g * (max_norm / (n + 1e-6)) if n > max_norm else g for g, n in pairs],
+        ALWAYS_SCALED: [g * scale for g in grads],
+        VALUE_CLIP: [np.clip(g, -max_norm, max_norm) for g in grads],
+        INVERTED: [g * total / max_norm for g in grads] if total > max_norm else clip_by(total),
+        NORM_SQUARED: clip_by(total**2),
+        SUM_OF_NORMS: clip_by(sum(norms)),
     }
+    totals = {
+        NORM_AFTER: total * scale if total > max_norm else total,
+        NORM_SQUARED: total**2,
+        SUM_OF_NORMS: sum(norms),
+    }
+    return lists, totals
 
 
 def _matches_list(got: Sequence[Any], wrong: Sequence[np.ndarray]) -> bool:
@@ -724,7 +739,7 @@ def check_clip(
                 "arrays (`g * scale`)",
             )
     want_list, want_norm = expected or reference.clip_grad_norm(grads, max_norm)
-    mistakes = clip_mistakes(grads, max_norm)
+    list_mistakes, norm_mistakes = clip_mistakes(grads, max_norm)
     clipped, total = unpack(got, 2, call=call, what="result (clipped, total_norm)")
     if not isinstance(clipped, (list, tuple)) or len(clipped) != len(grads):
         raise Mismatch(
@@ -738,10 +753,9 @@ def check_clip(
             what = f"clipped grads[{index}]"
             assert_close(value, target, call=call, what=what)
         except Mismatch as failure:
-            named = [name for name, (wrong, _) in mistakes.items() if _matches_list(clipped, wrong)]
+            named = [n for n, wrong in list_mistakes.items() if _matches_list(clipped, wrong)]
             failure.diagnosis = named[0] if named else failure.diagnosis
             raise
-    norm_mistakes = {name: norm for name, (_, norm) in mistakes.items()}
     assert_close(
         total, want_norm, call=call, what="total_norm (second result)", mistakes=norm_mistakes
     )
@@ -789,7 +803,7 @@ def test_clip_random(
 ) -> None:
     """clip_grad_norm matches the reference on random lists of arrays"""
     rng = np.random.default_rng(seed)
-    grads = [scale * np.asarray(rng.standard_normal(shape)) for shape in shapes]
+    grads = [np.asarray(scale * rng.standard_normal(shape)) for shape in shapes]
     total = math.sqrt(sum(float(np.sum(g**2)) for g in grads))
     max_norm = float(f"{fraction * total:.4g}")
     note = (

@@ -251,7 +251,7 @@ def test_clip_matches_torch(
     seed: int, shapes: list[tuple[int, ...]], scale: float, max_norm: float
 ) -> None:
     rng = np.random.default_rng(seed)
-    grads = [scale * np.asarray(rng.standard_normal(shape)) for shape in shapes]
+    grads = [np.asarray(scale * rng.standard_normal(shape)) for shape in shapes]
     copies = [g.copy() for g in grads]
     clipped, total = solution.clip_grad_norm(grads, max_norm)
     want, want_total = torch_clip(grads, max_norm)
