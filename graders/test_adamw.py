@@ -730,6 +730,12 @@ def check_clip(
     total_norm. Returns the learner's clipped arrays and norm."""
     copies = [g.copy() for g in grads]
     got = student.clip_grad_norm(grads, max_norm)
+    if len(grads) != len(copies):  # seen where the learner's code runs in this process
+        raise Mismatch(
+            "clip_grad_norm changed the length of its input list grads",
+            call=call,
+            diagnosis="the list was modified in place (append, pop, ...): build a new list",
+        )
     for index, (now, before) in enumerate(zip(grads, copies, strict=True)):
         if not np.array_equal(now, before):  # seen where the learner's code runs in this process
             raise Mismatch(

@@ -120,6 +120,24 @@ VARIANTS: list[Variant] = [
         replace=((G_LINE, "    g = grad\n    w = w * (1 - lr * weight_decay)\n"),),
         message="adam_step decayed the weights directly",
     ),
+    Variant(
+        "sign error (a step up the gradient)",
+        passes=False,
+        replace=((STEP_LINE, "    w_new = w + lr * m_hat / (np.sqrt(v_hat) + eps)\n"),),
+        message="a sign error",
+    ),
+    Variant(
+        "divides by v_hat, not its square root",
+        passes=False,
+        replace=((STEP_LINE, "    w_new = w - lr * m_hat / (v_hat + eps)\n"),),
+        message="divided by v_hat, not by its square root",
+    ),
+    Variant(
+        "returns the old moments",
+        passes=False,
+        replace=((RETURN_LINE, "    return w_new, m, v\n"),),
+        message="returned the old moments",
+    ),
     # --- wrong: AdamW ---------------------------------------------------------------------------
     Variant(
         "AdamW as an L2 penalty (torch.optim.Adam's weight_decay)",
@@ -154,6 +172,24 @@ VARIANTS: list[Variant] = [
         passes=False,
         replace=(("    weight_decay: float = 0.01,\n", "    weight_decay: float = 0.0,\n"),),
         message="adamw_step's default weight_decay is 0.01",
+    ),
+    Variant(
+        "adamw_step ignores weight_decay",
+        passes=False,
+        replace=((DECAY_LINE, "    decayed = w\n"),),
+        message="weight_decay was ignored: AdamW",
+    ),
+    Variant(
+        "decay applied twice (decoupled and as L2)",
+        passes=False,
+        replace=(
+            (
+                ADAMW_RETURN,
+                "    return adam_step(decayed, grad + weight_decay * w, m, v, t, lr, beta1, beta2, "
+                "eps)\n",
+            ),
+        ),
+        message="the decay was applied twice",
     ),
     # --- wrong: cosine_lr -----------------------------------------------------------------------
     Variant(
@@ -194,6 +230,20 @@ VARIANTS: list[Variant] = [
         passes=False,
         replace=((AFTER_LINES, ""),),
         message="the cosine goes on",
+    ),
+    Variant(
+        "cosine amplitude max_lr instead of max_lr - min_lr",
+        passes=False,
+        replace=(
+            (COSINE_LINE, "    return min_lr + 0.5 * (1.0 + math.cos(math.pi * ratio)) * max_lr\n"),
+        ),
+        message="the cosine's amplitude is max_lr",
+    ),
+    Variant(
+        "rate 0 after cosine_steps",
+        passes=False,
+        replace=((AFTER_LINES, "    if step > cosine_steps:\n        return 0.0\n"),),
+        message="after cosine_steps the rate drops to 0",
     ),
     # --- wrong: clip_grad_norm ------------------------------------------------------------------
     Variant(
@@ -240,6 +290,17 @@ VARIANTS: list[Variant] = [
             ),
         ),
         message="the sum of the arrays' own norms",
+    ),
+    Variant(
+        "total norm without the square root",
+        passes=False,
+        replace=(
+            (
+                "    total_norm = math.sqrt(sum(float(np.sum(np.square(g))) for g in grads))\n",
+                "    total_norm = sum(float(np.sum(np.square(g))) for g in grads)\n",
+            ),
+        ),
+        message="total_norm is the sum of squares",
     ),
     # --- right ----------------------------------------------------------------------------------
     Variant(
