@@ -49,7 +49,7 @@ HALF_FLOPS = (
 
 INVERTED_OR_SWAPPED = (
     "either D = N / tokens_per_param (it is D = tokens_per_param * N: 20 tokens for every "
-    "parameter, far more tokens than parameters) or the two results swapped (return "
+    "parameter by default, far more tokens than parameters) or the two results swapped (return "
     "(n_params, n_tokens) in that order)"
 )
 CHIN_NO_SIX = "the 6 of compute = 6 * N * D forgotten: N = sqrt(compute / (6 * tokens_per_param))"
@@ -289,11 +289,16 @@ def zero_mistakes(n: float, gpus: int, stage: int) -> dict[str, float]:
 
 
 def number_text(value: Any) -> str:
+    """1_000_000 for an int, 1.75e+11 or 0.5 or 5.0 for a float: how arguments are shown."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, int):
         return f"{value:_}" if abs(value) >= 10_000 else str(value)
-    return f"{value:.10g}"
+    if value and (abs(value) >= 1e6 or abs(value) < 1e-4):
+        mantissa, exponent = f"{value:.10e}".split("e")
+        return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent):+03d}"
+    text = f"{value:.10g}"
+    return text if any(c in text for c in ".en") else text + ".0"
 
 
 def call_text(name: str, args: Sequence[Any], kwargs: Mapping[str, Any], note: str = "") -> str:
@@ -346,7 +351,9 @@ def check_real(
         assert_close(got, expected, call=call, what=what, rtol=RTOL, atol=ATOL)
     except Mismatch as failure:
         failure.diagnosis = diagnosis or matching(got, mistakes or {}) or failure.diagnosis
-        if not failure.details and "wrong" in failure.summary:
+        if failure.summary.endswith("is wrong"):  # a finite scalar, off: show it in full
+            failure.expected = number_text(float(expected))
+            failure.got = number_text(float(np.asarray(got, dtype=np.float64)))
             failure.details = [text for text in (ratio_text(got, expected),) if text]
         raise
     return float(as_array(got, call=call, what=what))
