@@ -9,7 +9,7 @@ without its factor 2, ZeRO stages mixed up, ...) and the failure names every mis
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,7 @@ from transformer_kit.compare import (
     as_array,
     assert_close,
     assert_raises,
+    assert_shape,
     describe,
     unpack,
 )
@@ -165,6 +166,12 @@ ZERO_GIB = "returned GiB (bytes / 2**30): the contract counts bytes"
 
 def zero_swapped(stage: int, other: int) -> str:
     return f"ZeRO stages mixed up: stage {stage} computed as stage {other}; {ZERO_PARTS[stage]}"
+
+
+ONE_NUMBER = (
+    "return one number (a Python float or int, a numpy scalar, a 0-d array or tensor), not an "
+    "array: np.array([x]) or keepdims=True makes shape (1,)"
+)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -336,6 +343,15 @@ def not_a_bool(got: Any, *, call: str, what: str) -> None:
         raise Mismatch(f"the {what} is a bool, not a number", call=call, got=describe(got))
 
 
+def wrong_shape(got: Any, *, call: str, what: str) -> None:
+    """The Mismatch for a result that is an array, not one number."""
+    try:
+        assert_shape(got, (), call=call, what=what)
+    except Mismatch as failure:
+        failure.diagnosis = ONE_NUMBER
+        raise
+
+
 def check_real(
     got: Any,
     expected: float,
@@ -351,6 +367,8 @@ def check_real(
         assert_close(got, expected, call=call, what=what, rtol=RTOL, atol=ATOL)
     except Mismatch as failure:
         failure.diagnosis = diagnosis or matching(got, mistakes or {}) or failure.diagnosis
+        if "wrong shape" in failure.summary:
+            failure.diagnosis = ONE_NUMBER
         if failure.summary.endswith("is wrong"):  # a finite scalar, off: show it in full
             failure.expected = number_text(float(expected))
             failure.got = number_text(float(np.asarray(got, dtype=np.float64)))
@@ -368,12 +386,12 @@ def check_count(
     not_a_bool(got, call=call, what=what)
     array = as_array(got, call=call, what=what)  # a number or a Mismatch saying why not
     if array.shape != ():
-        assert_close(got, float(expected), call=call, what=what)  # the shape's message
+        wrong_shape(got, call=call, what=what)
     raw = np.asarray(got)
     value = int(raw) if raw.dtype.kind in "iu" else float(raw)
     if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
         raise Mismatch(
-            f"the {what} is not a whole number of bytes",
+            f"the {what} is not a whole number",
             call=call,
             expected=f"int {expected:,}",
             got=describe(got),
@@ -456,7 +474,7 @@ def expect_days(student: Any, args: Sequence[Any], note: str = "") -> float:
         got,
         reference.training_days(*args),
         call=call,
-        what="number of days",
+        what="day count",
         mistakes=days_mistakes(*args),
     )
 
@@ -482,7 +500,7 @@ def expect_kv(student: Any, args: Sequence[Any], kwargs: Mapping[str, Any], note
         got,
         reference.kv_cache_bytes(*args, **kwargs),
         call=call,
-        what="number of bytes",
+        what="byte count",
         mistakes=kv_mistakes(*sizes, default=default),
     )
 
@@ -494,7 +512,7 @@ def expect_zero(student: Any, args: Sequence[Any], note: str = "") -> None:
         got,
         reference.zero_memory_per_gpu(*args),
         call=call,
-        what="bytes per GPU",
+        what="memory per GPU",
         mistakes=zero_mistakes(*args),
     )
 
@@ -544,6 +562,47 @@ def seed_note(seed: int) -> str:
     return f", drawn with seed={seed}"
 
 
+def scalar_of(got: Any, *, call: str, what: str = "result") -> float:
+    """One real scalar as a float, or a Mismatch saying why not (None, a bool, shape (1,), ...)."""
+    if got is None:
+        raise Mismatch(f"the {what} is None: did the function forget to `return`?", call=call)
+    not_a_bool(got, call=call, what=what)
+    array = as_array(got, call=call, what=what)
+    if array.shape != ():
+        wrong_shape(got, call=call, what=what)
+    return float(array)
+
+
+def check_law(
+    name: str,
+    calls: Sequence[tuple[tuple[Any, ...], dict[str, Any]]],
+    factors: Sequence[float],
+    law: str,
+    student: Any,
+    mistakes: Callable[..., Mapping[str, float]],
+) -> None:
+    """A property of one function: the result of each call is `factor` times the first call's.
+
+    Checked on the learner's own results, before any comparison with the reference, so that a
+    result of the wrong form (linear instead of quadratic, say) is named for the law it breaks."""
+    results = []
+    for args, kwargs in calls:
+        call = call_text(name, args, kwargs)
+        results.append((call, scalar_of(getattr(student, name)(*args, **kwargs), call=call)))
+    (first_call, first), rest = results[0], results[1:]
+    for (call, value), factor, (args, kwargs) in zip(rest, factors, calls[1:], strict=True):
+        ratio = value / first if first else math.inf
+        if not math.isclose(ratio, factor, rel_tol=RTOL):
+            raise Mismatch(
+                f"{law} does not hold",
+                call=f"{first_call}, then {call}",
+                expected=f"the second {factor:g} times the first",
+                got=f"{ratio:.6g} times ({number_text(first)}, then {number_text(value)})",
+                diagnosis=matching(value, mistakes(*args, **kwargs))
+                or matching(first, mistakes(*calls[0][0], **calls[0][1])),
+            )
+
+
 # ----------------------------------------------------------------------------------------------
 # training_flops
 
@@ -568,7 +627,10 @@ def test_training_flops_random(student: Any, seed: int) -> None:
 
 def test_training_flops_linear(student: Any) -> None:
     """training_flops doubles with N and with D"""
-    for args in [(3e9, 5e10), (6e9, 5e10), (3e9, 1e11)]:
+    calls = [((3e9, 5e10), {}), ((6e9, 5e10), {}), ((3e9, 1e11), {}), ((6e9, 1e11), {})]
+    law = "training_flops proportional to N and to D"
+    check_law("training_flops", calls, [2, 2, 4], law, student, flops_mistakes)
+    for args, _ in calls:
         expect_training_flops(student, args)
 
 
@@ -631,7 +693,25 @@ def test_chinchilla_spends_the_budget(student: Any) -> None:
 
 def test_chinchilla_square_root(student: Any) -> None:
     """chinchilla_optimal: 4 times the compute gives 2 times N and D"""
-    for compute in (1e21, 4e21, 1.6e22):
+    computes = (1e21, 4e21, 1.6e22)
+    pairs = []
+    for compute in computes:
+        call = call_text("chinchilla_optimal", (compute,), {})
+        n, d = unpack(student.chinchilla_optimal(compute), 2, call=call)
+        pairs.append((scalar_of(n, call=call, what="n_params"), scalar_of(d, call=call)))
+    for which, what in enumerate(("n_params", "n_tokens")):
+        ratios = [pair[which] / pairs[0][which] if pairs[0][which] else 0.0 for pair in pairs]
+        if not all(
+            math.isclose(r, f, rel_tol=RTOL) for r, f in zip(ratios, (1, 2, 4), strict=True)
+        ):
+            raise Mismatch(
+                f"{what} does not grow as the square root of the compute",
+                call=", then ".join(call_text("chinchilla_optimal", (c,), {}) for c in computes),
+                expected="2 and 4 times the first (compute = 6 * tokens_per_param * N**2)",
+                got=" and ".join(f"{r:.6g}" for r in ratios[1:]) + " times the first",
+                diagnosis=NO_SQRT if math.isclose(ratios[1], 4, rel_tol=RTOL) else "",
+            )
+    for compute in computes:
         expect_chinchilla(student, (compute,), {})
 
 
@@ -660,9 +740,26 @@ def test_forward_random(student: Any, seed: int) -> None:
 
 
 def test_forward_long_context(student: Any) -> None:
-    """forward_flops_per_token: the attention term grows with the context"""
-    for context in (1024, 8192, 131072):  # a small model, where attention dominates at 128k
-        expect_forward(student, (85e6, 12, context, 768))
+    """forward_flops_per_token: the attention term grows linearly with the context"""
+    n, layers, d = 85e6, 12, 768  # GPT-2 small's non-embedding N: attention dominates at 128k
+    contexts = (1024, 2048, 3072, 131072)
+    values = []
+    for context in contexts:
+        call = call_text("forward_flops_per_token", (n, layers, context, d), {})
+        values.append(scalar_of(student.forward_flops_per_token(n, layers, context, d), call=call))
+    step, next_step = values[1] - values[0], values[2] - values[1]
+    if not math.isclose(step, next_step, rel_tol=1e-6) or not step:
+        raise Mismatch(
+            "each 1024 more positions of context should add the same FLOPs",
+            call=", ".join(
+                f"forward_flops_per_token({n:g}, {layers}, {c}, {d})" for c in contexts[:3]
+            ),
+            expected=f"equal steps of 2 * {layers} * 1024 * {d} = {2 * layers * 1024 * d:,}",
+            got=f"steps of {step:.6g} and {next_step:.6g}",
+            diagnosis=matching(values[1], forward_mistakes(n, layers, contexts[1], d)),
+        )
+    for context in contexts:
+        expect_forward(student, (n, layers, context, d))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -689,7 +786,10 @@ def test_attention_random(student: Any, seed: int) -> None:
 
 def test_attention_quadratic(student: Any) -> None:
     """attention_flops: twice the length costs 4 times, twice the width 2 times"""
-    for args in [(7, 3), (14, 3), (7, 6), (28, 3)]:
+    calls = [((7, 3), {}), ((14, 3), {}), ((28, 3), {}), ((7, 6), {})]
+    law = "attention_flops quadratic in seq_len and linear in d_model"
+    check_law("attention_flops", calls, [4, 16, 2], law, student, attention_mistakes)
+    for args, _ in calls:
         expect_attention(student, args)
 
 
@@ -704,7 +804,7 @@ def test_training_days_hand(student: Any, case: fixtures.Case) -> None:
     args, _, expected = case
     call = call_text("training_days", args, {})
     got = student.training_days(*args)
-    check_real(got, expected, call=call, what="number of days", mistakes=days_mistakes(*args))
+    check_real(got, expected, call=call, what="day count", mistakes=days_mistakes(*args))
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -723,8 +823,11 @@ def test_training_days_random(student: Any, seed: int) -> None:
 
 def test_training_days_more_gpus(student: Any) -> None:
     """training_days: twice the GPUs, half the days"""
-    for gpus in (64, 128, 256):
-        expect_days(student, (13e9, 1e12, gpus, 312e12, 0.45))
+    calls = [((13e9, 1e12, gpus, 312e12, 0.45), {}) for gpus in (64, 128, 256)]
+    law = "training_days inversely proportional to n_gpus"
+    check_law("training_days", calls, [0.5, 0.25], law, student, days_mistakes)
+    for args, _ in calls:
+        expect_days(student, args)
 
 
 def test_days_agree_with_mfu(student: Any) -> None:
@@ -735,7 +838,7 @@ def test_days_agree_with_mfu(student: Any) -> None:
     call = call_text("training_days", args, {}, f" (mfu from {tps:g} tokens/s)")
     got = student.training_days(*args)
     days = tokens / tps / SECONDS_PER_DAY  # 2e12 tokens at 3.2e6 tokens/s: 7.2338 days
-    check_real(got, days, call=call, what="number of days", mistakes=days_mistakes(*args))
+    check_real(got, days, call=call, what="day count", mistakes=days_mistakes(*args))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -790,8 +893,15 @@ def test_kv_cache_random(student: Any, seed: int) -> None:
 
 def test_kv_cache_grouped_query(student: Any) -> None:
     """kv_cache_bytes: fewer KV heads, a proportionally smaller cache"""
-    for heads in (64, 8, 1):  # multi-head, grouped-query, multi-query
-        expect_kv(student, (4, 2048, 80, heads, 128), {})
+    calls = [((4, 2048, 80, heads, 128), {}) for heads in (64, 8, 1)]  # MHA, GQA, MQA
+
+    def mistakes(*sizes: int) -> dict[str, float]:
+        return kv_mistakes(*sizes, 2, default=True)
+
+    law = "kv_cache_bytes proportional to num_kv_heads"
+    check_law("kv_cache_bytes", calls, [1 / 8, 1 / 64], law, student, mistakes)
+    for args, kwargs in calls:
+        expect_kv(student, args, kwargs)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -809,7 +919,7 @@ def test_zero_hand(student: Any, case: fixtures.Case) -> None:
     args, _, expected = case
     call = call_text("zero_memory_per_gpu", args, {})
     got = student.zero_memory_per_gpu(*args)
-    check_real(got, expected, call=call, what="bytes per GPU", mistakes=zero_mistakes(*args))
+    check_real(got, expected, call=call, what="memory per GPU", mistakes=zero_mistakes(*args))
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -825,6 +935,16 @@ def test_zero_one_gpu(student: Any) -> None:
     """zero_memory_per_gpu: on one GPU every stage holds 16 bytes per parameter"""
     for stage in range(4):
         expect_zero(student, (3e9, 1, stage))
+
+
+def test_zero_stage_3_splits_everything(student: Any) -> None:
+    """zero_memory_per_gpu: stage 3 on n GPUs is stage 0 divided by n"""
+    for gpus in (2, 16, 1000):
+        calls = [((5e9, gpus, 0), {}), ((5e9, gpus, 3), {})]
+        law = "stage 3 = stage 0 / n_gpus"
+        check_law("zero_memory_per_gpu", calls, [1 / gpus], law, student, zero_mistakes)
+        for args, _ in calls:
+            expect_zero(student, args)
 
 
 @pytest.mark.weight(2)

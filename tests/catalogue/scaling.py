@@ -41,7 +41,7 @@ VARIANTS: list[Variant] = [
         "training flops returned with shape (1,)",
         passes=False,
         replace=((FLOPS, "    return np.array([6.0 * n_params * n_tokens])\n"),),
-        message="an extra axis of length 1",
+        message="not an array: np.array([x]) or keepdims=True makes shape (1,)",
     ),
     # --- chinchilla_optimal -----------------------------------------------------------------
     Variant(
