@@ -406,7 +406,7 @@ def check_count(
             expected=f"{expected:,}",
             got=f"{int(value):,}",
             where=f"off by {int(value) - expected:+,}",
-            details=[ratio_text(got, expected)],
+            details=[text for text in (ratio_text(got, expected),) if text],
             diagnosis=matching(value, mistakes),
         )
 

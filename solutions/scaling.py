@@ -14,8 +14,9 @@ Conventions for the whole module
 - N is the number of parameters, D the number of training tokens; both are plain numbers.
 - A FLOP is one floating-point operation: a multiply-add is 2 FLOPs, so a (m, k) @ (k, n) matrix
   product costs 2 * m * k * n.
-- Counts are of FLOPs, parameters and bytes: never GB, TB or hours (convert at the very end only
-  where a name says so: training_days is in days of 86400 seconds).
+- Counts are of FLOPs, parameters and bytes, never GB or TB, however large. Two results are in
+  other units: training_days in days of 86400 seconds, model_flops_utilization as a fraction.
+- Arguments are plain Python numbers (sizes such as n_layers or batch are ints).
 - Every result is one real scalar (a Python number, a numpy scalar, a 0-d array or tensor), not an
   array of shape (1,). Floats are compared with rtol=1e-6; kv_cache_bytes is an int and must be
   exact.
