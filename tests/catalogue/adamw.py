@@ -451,6 +451,19 @@ VARIANTS: list[Variant] = [
         """,
     ),
     Variant(
+        "clip_grad_norm scales the arrays of the list in place",
+        passes=False,
+        code="""
+        def clip_grad_norm(grads, max_norm):
+            total = float(np.sqrt(sum(np.vdot(g, g) for g in grads)))
+            if total > max_norm:
+                for g in grads:
+                    g *= max_norm / (total + 1e-6)
+            return grads, total
+        """,
+        message="modified its input argument 1 in place",
+    ),
+    Variant(
         "in place, on copies",
         passes=True,
         code="""
