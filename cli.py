@@ -128,6 +128,9 @@ def check(context: click.Context, names: tuple[str, ...], as_json: bool,
           workspace: str | None) -> None:  # fmt: skip
     """Grade the named exercises (all when none is named).
 
+    Your code runs in a sandboxed worker: full isolation (bubblewrap) where `bwrap` works, else
+    basic, which the report then says. KIT_ISOLATION=full or =basic chooses.
+
     Exit status: 0 when every test passed, 1 when any failed, 2 on a usage error.
     """
     root = _workspace_root(context, workspace)

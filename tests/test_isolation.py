@@ -396,8 +396,8 @@ def _near_roots(root: Path, canary: Path) -> dict[str, tuple[object, ...]]:
     return {**listing, **_fingerprint([INSTALLED, GRADER.parent, canary, root], content=True)}
 
 
-def _descendants() -> list[str]:
-    """Processes under this one (the kit's, or anything its workers left behind)."""
+def _descendants() -> set[int]:
+    """Live processes under this one (the kit's, or anything its workers left behind)."""
     parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -405,12 +405,25 @@ def _descendants() -> list[str]:
                 text = (entry / "stat").read_text()
             except OSError:
                 continue
-            parents[int(entry.name)] = int(text[text.rfind(")") + 2 :].split()[1])
+            state, parent = text[text.rfind(")") + 2 :].split()[:2]
+            if state != "Z":
+                parents[int(entry.name)] = int(parent)
     ours, frontier = set(), {os.getpid()}
     while frontier:
         frontier = {pid for pid, parent in parents.items() if parent in frontier} - ours
         ours |= frontier
-    return sorted(Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ") for pid in ours)
+    return ours
+
+
+def _left_behind(before: set[int]) -> list[str]:
+    """Command lines of the processes under this one that were not there `before`."""
+    found = []
+    for pid in sorted(_descendants() - before):
+        try:
+            found.append(Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " "))
+        except OSError:
+            continue
+    return found
 
 
 def run_kit(root: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, bytes, int]:
@@ -446,6 +459,7 @@ def test_attack_fails_and_changes_nothing(
     code = fill(attack.code, PORT=port, CANARY=canary, GRADER=GRADER, SOLUTION=SOLUTION, SITE=SITE)
     root = _submission(tmp_path, f"{code}\n{attack.answer}")
     before = _near_roots(root, canary)
+    processes = _descendants()
     status, stdout, _ = run_kit(root, "check", EXERCISE, NEIGHBOUR, "--json",
                                 env={"KIT_TEST_SECRET": SECRET})  # fmt: skip
     document = json.loads(stdout.decode("utf-8"))  # strict: valid UTF-8 and one JSON document
@@ -460,7 +474,7 @@ def test_attack_fails_and_changes_nothing(
     assert SECRET.encode() not in stdout
     assert not [m for m in _messages(document) if FORBIDDEN.search(m)], "control characters"
     assert _near_roots(root, canary) == before, "a file outside the scratch folder changed"
-    assert _descendants() == [], "a process outlived the check"
+    assert _left_behind(processes) == [], "a process outlived the check"
     assert received == [], "the learner's code reached a server on 127.0.0.1"
     assert not list(Path("/tmp").glob("kit-hostile-*")), "files were left in /tmp"
     progress = json.loads((root / ".kit" / "progress.json").read_text())
@@ -485,12 +499,13 @@ def _assert_stub_scores_zero(tmp_path: Path) -> None:
 def test_memory_of_the_whole_process_tree_is_bounded(attack: Attack, tmp_path: Path) -> None:
     root = _submission(tmp_path, fill(attack.code))
     exercises = meta.resolve([EXERCISE, NEIGHBOUR], meta.load())
+    processes = _descendants()
     result = grading.check(root, exercises, SMALL_MEMORY, level=isolation.FULL)
     graded, neighbour = result.exercises
     assert neighbour.passed and graded.score == 0.0
     first = next(t for t in graded.tests if not t.passed)
     assert "memory limit" in first.message and "processes together" in first.message
-    assert _descendants() == []
+    assert _left_behind(processes) == []
 
 
 def test_the_grading_process_reads_no_configuration_of_the_learner(tmp_path: Path) -> None:
@@ -603,6 +618,7 @@ def test_a_venv_inside_the_workspace_with_an_editable_install(tmp_path: Path) ->
     code += fill(find, SOLUTION=clone / "solutions" / f"{EXERCISE}.py")
     (clone / "exercises" / f"{EXERCISE}.py").write_text(code)
     before = _fingerprint([clone], content=True)
+    processes = _descendants()
     kit = str(venv / "bin" / "kit")
     environment = {**os.environ, "KIT_ISOLATION": "full", "NO_COLOR": "1"}
     done = subprocess.run([kit, "check", EXERCISE, "--json"], cwd=clone, capture_output=True,
@@ -617,4 +633,4 @@ def test_a_venv_inside_the_workspace_with_an_editable_install(tmp_path: Path) ->
     done = subprocess.run([kit, "check", EXERCISE, "--json"], cwd=clone, capture_output=True,
                           text=True, env=environment, timeout=300)  # fmt: skip
     assert json.loads(done.stdout)["exercises"][0]["score"] == 0.0
-    assert _descendants() == []
+    assert _left_behind(processes) == []
