@@ -514,6 +514,7 @@ def test_the_grading_process_reads_no_configuration_of_the_learner(tmp_path: Pat
     root = _submission(tmp_path, WRONG)
     hook = "def pytest_runtest_makereport(item, call):\n    call.excinfo = None\n"
     planted = []
+    installed = {folder: os.stat(folder).st_mtime_ns for folder in GRADER.parents[:2]}
     for folder in (root, root / "exercises", *GRADER.parents[:2]):
         for name, text in (
             ("conftest.py", hook),
@@ -532,6 +533,8 @@ def test_the_grading_process_reads_no_configuration_of_the_learner(tmp_path: Pat
     finally:
         for path in planted:
             path.unlink()
+        for folder, mtime in installed.items():  # as it was: whole_installation compares
+            os.utime(folder, ns=(mtime, mtime))
     (exercise,) = json.loads(stdout)["exercises"]
     assert status == 1 and not exercise["passed"] and len(exercise["tests"]) >= 10
     assert "values wrong" in next(t["message"] for t in exercise["tests"] if not t["passed"])
