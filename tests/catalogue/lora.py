@@ -213,6 +213,18 @@ VARIANTS: list[Variant] = [
         message="recorded after each step",
     ),
     Variant(
+        "the loss after the last step appended",
+        passes=False,
+        replace=(
+            (
+                "    return a, b, losses\n",
+                "    losses.append(float(np.mean((lora_forward(x, w, a, b, alpha) - y) ** 2)))\n"
+                "    return a, b, losses\n",
+            ),
+        ),
+        message="one loss too many",
+    ),
+    Variant(
         "a sum of squares as the loss",
         passes=False,
         replace=(
