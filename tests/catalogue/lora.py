@@ -75,6 +75,12 @@ VARIANTS: list[Variant] = [
         message="the update is transposed",
     ),
     Variant(
+        "merge in place (w += ...)",
+        passes=False,
+        replace=((MERGE_RETURN, "    w += (alpha / r) * (a @ b)\n    return w\n"),),
+        message="modified its input argument 1 in place",
+    ),
+    Variant(
         "merge subtracts the update",
         passes=False,
         replace=((MERGE_RETURN, "    return w - (alpha / r) * (a @ b)\n"),),
