@@ -451,10 +451,13 @@ def _call(function: Callable[..., Any], *args: Any, call: str) -> Any:
             diagnosis = LAYOUT
         else:
             raise
+        args_text = "params' keys" if "KeyError" in error.type_names else "shapes"
         raise Mismatch(
             f"raised {error.type_name}: {text}",
             call=call,
-            where=error.where,
+            expected=f"a result computed from the given {args_text}",
+            got=f"{error.type_name}: {text}",
+            details=[f"raised at: {error.where}"] if error.where else [],
             diagnosis=diagnosis,
         ) from None
 

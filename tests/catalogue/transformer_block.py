@@ -205,7 +205,8 @@ VARIANTS: list[Variant] = [
         passes=False,
         replace=(
             (
-                '    for block in params["blocks"]:\n        h = transformer_block(h, block, num_heads)',
+                '    for block in params["blocks"]:\n'
+                "        h = transformer_block(h, block, num_heads)",
                 '    out = h\n    for block in params["blocks"]:\n'
                 "        out = transformer_block(h, block, num_heads)\n    h = out",
             ),
