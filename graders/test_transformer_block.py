@@ -447,7 +447,7 @@ def _call(function: Callable[..., Any], *args: Any, call: str) -> Any:
             )
         elif "broadcast" in text and "T == len(wpe)" in call:
             diagnosis = FULL_CONTEXT
-        elif "matmul" in text or "mismatch" in text or "shapes" in text:
+        elif any(w in text for w in ("matmul", "cannot be multiplied", "core dimension")):
             diagnosis = LAYOUT
         else:
             raise
