@@ -308,7 +308,11 @@ def test_merge_hand(student: Any) -> None:
     _check_merge(student, *args, call, expected=(fixtures.MERGE_M, fixtures.MERGE_L))
 
 
-@pytest.mark.parametrize(("seed", "rows", "spread"), [(10, 6, 3.0), (11, 4, 30.0), (12, 5, 1000.0)])
+@pytest.mark.parametrize(
+    ("seed", "rows", "spread"),
+    [(10, 6, 3.0), (11, 4, 30.0), (12, 5, 1000.0)],
+    ids=["seed10", "seed11", "seed12"],
+)
 def test_merge_is_the_union(student: Any, seed: int, rows: int, spread: float) -> None:
     """merging the statistics of two sets of scores gives the statistics of their union"""
     rng = np.random.default_rng(seed)
@@ -383,7 +387,9 @@ def test_flash_random(
     _check_flash(student, q, k, v, block_size, causal, call)
 
 
-@pytest.mark.parametrize(("seed", "kind"), [(30, "large"), (31, "negative")])
+@pytest.mark.parametrize(
+    ("seed", "kind"), [(30, "large"), (31, "negative")], ids=["seed30-large", "seed31-negative"]
+)
 def test_flash_extreme_scores(student: Any, seed: int, kind: str) -> None:
     """flash_attention is stable for scores near +-1000"""
     rng = np.random.default_rng(seed)
