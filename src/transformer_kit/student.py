@@ -8,7 +8,9 @@ call its methods. Two handles implement it:
   the hidden tests run beside the learner's code as nbgrader does).
 Both return plain data (numpy arrays, Python scalars, lists, tuples, dicts) or an object handle,
 raise `StudentRaised` when the learner's code raises, and fail the test when a call modifies one
-of its input arrays.
+of its input arrays. `student.f.peak_memory(*args)` runs the call twice where the learner's code
+runs and returns the second call's `MemoryUse` (see `measure_peak`), or raises
+`MeasurementUnavailable`, which a grader turns into `pytest.skip` (reported as not graded).
 """
 
 from __future__ import annotations
