@@ -48,6 +48,8 @@ def failure_text(error: BaseException) -> tuple[str, tuple[tuple[str, str], ...]
         return error.summary, tuple(error.fields())
     if isinstance(error, AssertionError):
         return str(error) or "a check failed", ()
+    if isinstance(error, pytest.skip.Exception):  # a check this machine cannot make: 0 points
+        return f"not graded here: {error.msg}", ()
     return f"the grader failed: {type(error).__name__}: {error}", (
         ("", "this is a bug in the kit, not in your code: please report it"),
     )

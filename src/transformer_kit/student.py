@@ -8,12 +8,19 @@ call its methods. Two handles implement it:
   the hidden tests run beside the learner's code as nbgrader does).
 Both return plain data (numpy arrays, Python scalars, lists, tuples, dicts) or an object handle,
 raise `StudentRaised` when the learner's code raises, and fail the test when a call modifies one
-of its input arrays.
+of its input arrays. `student.f.peak_memory(*args)` runs the call twice where the learner's code
+runs and returns the second call's `MemoryUse` (see `measure_peak`), or raises
+`MeasurementUnavailable`, which a grader turns into `pytest.skip` (reported as not graded).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import ctypes
+import gc
+import sys
+import tracemalloc
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -55,6 +62,103 @@ class StudentRaised(Exception):
 
 class StudentFailed(Mismatch):
     """The learner's code could not answer: time limit, memory limit, exit, crash."""
+
+
+class MeasurementUnavailable(Exception):
+    """Peak memory cannot be measured here (not Linux, /proc/self/clear_refs refused): a grader
+    turns this into `pytest.skip(reason)`, which the kit reports as not graded, 0 points."""
+
+
+@dataclass(frozen=True)
+class MemoryUse:
+    """What one call of the learner's function took above what the process held before it.
+
+    traced_bytes: tracemalloc's peak (Python objects and numpy arrays, which numpy reports to
+    tracemalloc); resident_bytes: the rise of the resident high-water mark, VmHWM, above the
+    resident size before the call (any allocation: torch, BLAS, C extensions).
+    peak_bytes is the larger of the two.
+    """
+
+    peak_bytes: int
+    traced_bytes: int
+    resident_bytes: int
+
+    @property
+    def peak_mib(self) -> float:
+        return self.peak_bytes / 2**20
+
+
+M_MMAP_THRESHOLD = -3  # mallopt's parameter number (glibc malloc.h)
+MMAP_THRESHOLD = 128 * 1024  # blocks this large get their own mapping, unmapped when freed
+
+
+def _proc_status_kib(field: str) -> int:
+    with open("/proc/self/status", encoding="ascii") as stream:
+        for line in stream:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise MeasurementUnavailable(f"/proc/self/status has no {field}")
+
+
+def _reset_high_water_mark() -> None:
+    """Write "5" to /proc/self/clear_refs: VmHWM becomes the current VmRSS (Linux >= 4.0)."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as stream:
+            stream.write("5")
+    except OSError as error:
+        raise MeasurementUnavailable(
+            f"the resident high-water mark cannot be reset (/proc/self/clear_refs: "
+            f"{error.strerror or error})"
+        ) from None
+
+
+def _fix_mmap_threshold() -> None:
+    """Pin malloc's mmap threshold. glibc raises it by itself each time a large mapped block is
+    freed (up to 32 MiB), after which a repeated large allocation is served from the heap and a
+    second full-matrix call raises no high-water mark at all; a fixed threshold keeps large
+    blocks in their own mappings, returned to the system when freed."""
+    try:
+        libc = ctypes.CDLL(None)
+        libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+    except (OSError, AttributeError):  # not glibc: the resident reading may be lower, no error
+        pass
+
+
+def measure_peak(
+    function: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]
+) -> MemoryUse:
+    """Call `function(*args, **kwargs)` twice and measure the second call's peak memory.
+
+    The first call warms up (imports, caches, torch's lazy initialisation). Before the second,
+    garbage is collected, the resident high-water mark is reset and tracemalloc is started, so
+    the reading covers that call only: the arguments (already decoded) and the encoding of the
+    result do not count. Raises MeasurementUnavailable where Linux's /proc is not there, and
+    whatever the learner's function raises.
+    """
+    if not sys.platform.startswith("linux"):
+        raise MeasurementUnavailable(f"peak memory is measured on Linux only, not {sys.platform}")
+    _fix_mmap_threshold()
+    result = function(*args, **kwargs)  # warm-up
+    del result
+    gc.collect()
+    _reset_high_water_mark()
+    before = _proc_status_kib("VmRSS")
+    tracing = tracemalloc.is_tracing()
+    if not tracing:
+        tracemalloc.start()
+    tracemalloc.reset_peak()
+    start, _ = tracemalloc.get_traced_memory()
+    try:
+        result = function(*args, **kwargs)
+        _, peak = tracemalloc.get_traced_memory()
+        high = _proc_status_kib("VmHWM")
+    finally:
+        if not tracing:
+            tracemalloc.stop()
+    del result
+    traced = max(0, peak - start)
+    resident = max(0, high - before) * 1024
+    return MemoryUse(max(traced, resident), traced, resident)
 
 
 def call_text(name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> str:
@@ -180,6 +284,23 @@ class _LocalCallable:
     def __init__(self, name: str, target: Any) -> None:
         self._name = name
         self._target = target
+
+    def peak_memory(self, *args: Any, **kwargs: Any) -> MemoryUse:
+        """The peak memory of one call (after a warm-up call), measured in this process."""
+        call = call_text(self._name, args, kwargs)
+        taken = snapshot(args, kwargs)
+        unwrapped = [_unwrap(a) for a in args]
+        try:
+            use = measure_peak(self._target, unwrapped, {k: _unwrap(v) for k, v in kwargs.items()})
+        except MeasurementUnavailable:
+            raise
+        except Exception as error:
+            names = [cls.__name__ for cls in type(error).__mro__]
+            raise StudentRaised(call, names, str(error)) from None
+        changed = mutated_arguments(taken)
+        if changed:
+            raise mutation_failure(call, changed)
+        return use
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         call = call_text(self._name, args, kwargs)

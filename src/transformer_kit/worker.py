@@ -21,7 +21,13 @@ from typing import Any
 import numpy as np
 
 from transformer_kit import isolation, protocol, values
-from transformer_kit.student import mutated_arguments, plain, snapshot
+from transformer_kit.student import (
+    MeasurementUnavailable,
+    measure_peak,
+    mutated_arguments,
+    plain,
+    snapshot,
+)
 
 PRINT_KEEP = 4096  # characters of the learner's printing kept per worker
 
@@ -102,9 +108,24 @@ class Session:
         args = [self.decode(a) for a in request["args"]]
         kwargs = {k: self.decode(v) for k, v in request["kwargs"].items()}
         taken = snapshot(args, kwargs)
+        if op == "measure":
+            return self.measure(target, args, kwargs, taken)
         result = target(*args, **kwargs)
         changed = mutated_arguments(taken)
         return {"op": "result", "value": self.encode(result), "mutated": changed}
+
+    def measure(
+        self, target: Any, args: list[Any], kwargs: dict[str, Any], taken: Any
+    ) -> dict[str, Any]:
+        """The "measure" op: a warm-up call, then the peak memory of a second one (see
+        student.measure_peak). The arguments are decoded and copied before, and only three
+        numbers go back, so neither counts; the learner's results are dropped."""
+        try:
+            use = measure_peak(target, args, kwargs)
+        except MeasurementUnavailable as error:
+            return {"op": "unavailable", "text": _safe_str(error)}
+        value = [use.peak_bytes, use.traced_bytes, use.resident_bytes]
+        return {"op": "result", "value": value, "mutated": mutated_arguments(taken)}
 
     def raised(self, error: BaseException) -> dict[str, Any]:
         return {

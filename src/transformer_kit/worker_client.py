@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from transformer_kit import isolation, protocol, sandbox, values
-from transformer_kit.student import StudentFailed, StudentRaised, call_text, mutation_failure
+from transformer_kit.student import (
+    MeasurementUnavailable,
+    MemoryUse,
+    StudentFailed,
+    StudentRaised,
+    call_text,
+    mutation_failure,
+)
 from transformer_kit.untrusted import clean
 
 MAX_TIME_OUTS = 2  # after this many time-outs an exercise's remaining tests fail at once
@@ -78,6 +85,8 @@ class Sandboxed:
                 continue
             if reply["op"] == "raised":
                 raise self._raised(reply, call)
+            if reply["op"] == "unavailable" and message.get("op") == "measure":
+                raise MeasurementUnavailable(clean(reply.get("text", "")) or "no reason given")
             if reply["op"] != "result":
                 raise self._malformed(call)
             if reply.get("mutated"):
@@ -328,6 +337,23 @@ class RemoteObject:
         return value
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._send("call", args, kwargs)
+
+    def peak_memory(self, *args: Any, **kwargs: Any) -> MemoryUse:
+        """Run the call in the worker twice (a warm-up, then a measured one) and return the
+        measured call's peak memory above its start; raises MeasurementUnavailable where the
+        worker cannot measure it."""
+        value = self._send("measure", args, kwargs)
+        call = f"measuring the memory of {call_text(self._name, args, kwargs)}"
+        if (
+            not isinstance(value, list)
+            or len(value) != 3
+            or not all(isinstance(n, int) and not isinstance(n, bool) for n in value)
+        ):
+            raise self._sandboxed._malformed(call)
+        return MemoryUse(*value)
+
+    def _send(self, op: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         call = call_text(self._name, args, kwargs)
         self._check_alive(call)
         if not self._callable:
@@ -343,7 +369,7 @@ class RemoteObject:
             raise TypeError(f"cannot send {type(value).__name__} to the worker")
 
         message = {
-            "op": "call",
+            "op": op,
             "target": self._key,
             "args": [values.encode(a, handle) for a in args],
             "kwargs": {k: values.encode(v, handle) for k, v in kwargs.items()},
