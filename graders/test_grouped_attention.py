@@ -485,7 +485,7 @@ def _check_value_error(
         raise Mismatch(
             f"raised ValueError, but the message does not name {what}",
             call=call,
-            expected=f"a message naming {what}, e.g. " + ", ".join(str(v) for v in values),
+            expected=f"ValueError with a message that names {what} and says what is wrong",
             got=f"ValueError: {text}",
             diagnosis=hint,
         )
