@@ -364,3 +364,22 @@ def test_latent_does_not_modify_its_inputs() -> None:
     solution.absorbed_scores(*args[:4], 2)
     for a, b in zip(args, before, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(("batch", "seq_len", "width", "heads", "kv_heads"), GQA_SHAPES)
+def test_gqa_is_the_attention_reference_with_repeated_kv_heads(
+    batch: int, seq_len: int, width: int, heads: int, kv_heads: int
+) -> None:
+    """The contract's oracle: the attention exercise's multi_head_attention (itself checked
+    against torch in test_attention_oracle.py) on kv weights repeated head by head."""
+    from transformer_kit.solutions import attention
+
+    x, w_q, w_k, w_v, w_o = _gqa_inputs(8, batch, seq_len, width, heads, kv_heads)
+    group, d_k = heads // kv_heads, width // heads
+    order = [(h // group) * d_k + c for h in range(heads) for c in range(d_k)]  # plain indices
+    mask = np.tril(np.ones((seq_len, seq_len), dtype=bool))
+    expected = attention.multi_head_attention(
+        x, w_q, w_k[:, order], w_v[:, order], w_o, heads, mask=mask
+    )
+    got = solution.grouped_query_attention(x, w_q, w_k, w_v, w_o, heads, kv_heads, mask=mask)
+    np.testing.assert_allclose(got, expected, **TOL)
