@@ -108,3 +108,16 @@ def kit_executable() -> str:
     found = shutil.which("kit", path=os.path.dirname(sys.executable))
     assert found, "the `kit` console script is not installed next to this Python"
     return found
+
+
+def processes_named(name: str) -> list[int]:
+    """Processes (anywhere on this machine) whose name (/proc/PID/comm) is `name`: how hostile
+    code that can write no lasting file shows it ran."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "comm").read_text().strip() == name:
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import kit_executable, solution_source
+from conftest import kit_executable, processes_named, solution_source
 
 from transformer_kit import bubblewrap, grading, isolation, meta, sandbox
 
@@ -241,18 +241,6 @@ def test_hostile_submission_gets_its_verdict(case: Hostile, level: str, make_wor
         assert case.phrase in first.message, first.message
 
 
-def _named(name: str) -> list[int]:
-    """Processes (anywhere on this machine) whose name is `name`."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and (entry / "comm").read_text().strip() == name:
-                found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
-
-
 @pytest.mark.parametrize("level", LEVELS)
 def test_forked_children_and_daemons_do_not_outlive_the_check(level: str, make_workspace) -> None:
     """A child and a double-forked daemon rename themselves and live on; while the check runs
@@ -280,7 +268,7 @@ def test_forked_children_and_daemons_do_not_outlive_the_check(level: str, make_w
 
     def look() -> None:
         while not done.is_set():
-            seen.update(name for name in ("kit-child", "kit-daemon") if _named(name))
+            seen.update(name for name in ("kit-child", "kit-daemon") if processes_named(name))
             time.sleep(0.02)
 
     watcher = threading.Thread(target=look)
@@ -293,7 +281,9 @@ def test_forked_children_and_daemons_do_not_outlive_the_check(level: str, make_w
     assert result.passed  # the solution itself is right
     assert seen == {"kit-child", "kit-daemon"}, "the hostile code did not run"
     time.sleep(0.1)
-    assert _named("kit-child") == [] and _named("kit-daemon") == [], "a process outlived the check"
+    assert processes_named("kit-child") == [] and processes_named("kit-daemon") == [], (
+        "a process outlived the check"
+    )
 
 
 def _run_kit(root: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], int]:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import EXERCISES, solution_source
+from conftest import EXERCISES, processes_named, solution_source
 from rich.console import Console
 
 from transformer_kit import meta, watch
@@ -434,15 +434,8 @@ class Terminal:
 def wait_for_process(name: str) -> None:
     """Until a process named `name` runs (anywhere on this machine)."""
     stop = stop_after(HANG_GUARD)
-    while not any(_named(entry, name) for entry in Path("/proc").iterdir()):
+    while not processes_named(name):
         assert not stop.wait(0.01), f"no process named {name} ever ran"
-
-
-def _named(entry: Path, name: str) -> bool:
-    try:
-        return entry.name.isdigit() and (entry / "comm").read_text().strip() == name
-    except OSError:
-        return False
 
 
 def leftover_processes(root: Path) -> list[str]:
