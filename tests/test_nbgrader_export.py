@@ -17,7 +17,8 @@ import pytest
 from click.testing import CliRunner
 from conftest import EXERCISES, solution_source
 
-from transformer_kit import classroom, grading
+from transformer_kit import grading
+from transformer_kit.classroom import nbgrader_export as classroom
 from transformer_kit.cli_nbgrader import nbgrader
 from transformer_kit.meta import Exercise
 

@@ -28,7 +28,7 @@ from click.testing import CliRunner
 from conftest import EXERCISES, kit_executable, solution_source
 from test_nbgrader_export import kind, spread, text
 
-from transformer_kit import classroom
+from transformer_kit.classroom import nbgrader_export as classroom
 from transformer_kit.cli_nbgrader import nbgrader
 
 api = pytest.importorskip(

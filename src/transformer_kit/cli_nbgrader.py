@@ -1,4 +1,4 @@
-"""`kit nbgrader`: the exercises as nbgrader assignments. The work is in classroom.py.
+"""`kit nbgrader`: the exercises as nbgrader assignments (the work: classroom/nbgrader_export.py).
 
 Writing the notebooks needs no nbgrader; generating, releasing and grading them does, so the
 command says how to get it when it is missing.
@@ -15,7 +15,7 @@ import click
 from transformer_kit.cli_errors import KitBroken
 
 if TYPE_CHECKING:
-    from transformer_kit.classroom import Exported
+    from transformer_kit.classroom.nbgrader_export import Exported
     from transformer_kit.meta import Exercise
 
 DEFAULT_ASSIGNMENT = "transformer_kit"
@@ -48,7 +48,7 @@ def export(course_dir: Path, names: tuple[str, ...], assignment: str, force: boo
     \b
       nbgrader generate_assignment ID
     """
-    from transformer_kit import classroom
+    from transformer_kit.classroom import nbgrader_export as classroom
 
     exercises = _exercises(names)
     try:
@@ -93,6 +93,6 @@ def _report(exported: Exported, course_dir: Path, assignment: str) -> None:
     click.echo(f"{verb} {exported.config}.")
     click.echo(f"Next, in {course_dir}: nbgrader generate_assignment {assignment}")
     if importlib.util.find_spec("nbgrader") is None:
-        from transformer_kit.classroom import INSTALL
+        from transformer_kit.classroom.nbgrader_export import INSTALL
 
         click.echo(f"nbgrader is not installed here: {INSTALL}")

@@ -601,7 +601,7 @@ def _points(points: float) -> str:
 def _setup_source(exercise: meta.Exercise, parts: GraderParts) -> str:
     lines = [
         f"# The grader of `kit check {exercise.name}`, run against the cells above.",
-        "from transformer_kit import classroom as _classroom",
+        "from transformer_kit.classroom import nbgrader_export as _classroom",
         "",
         f"_kit = _classroom.NotebookGrader({exercise.name!r}, globals())",
     ]
