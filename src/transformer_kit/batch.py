@@ -304,8 +304,8 @@ def _scores(document: Mapping[str, Any]) -> dict[str, float]:
 
 
 def points(value: float) -> str:
-    """A score as the CSV writes it: exact to 4 decimals, no float noise."""
-    return f"{round(value, 4):g}"
+    """A score as the CSV writes it: the JSON's value (6 decimals), without trailing zeros."""
+    return f"{value:.6f}".rstrip("0").rstrip(".")
 
 
 def grades_csv(results: Mapping[str, dict[str, Any]], exercises: Sequence[Exercise]) -> str:
@@ -343,8 +343,8 @@ def summary(
         per_exercise[exercise.name] = {
             "title": exercise.title,
             "max_score": exercise.points,
-            "mean": round(statistics.fmean(scores), 4) if scores else 0.0,
-            "median": round(statistics.median(scores), 4) if scores else 0.0,
+            "mean": round(statistics.fmean(scores), 6) if scores else 0.0,
+            "median": round(statistics.median(scores), 6) if scores else 0.0,
             "passed": sum(bool(e["passed"]) for e in entries),
             "likely_mistakes": [
                 {"line": line, "count": count} for line, count in mistakes.most_common(TOP_MISTAKES)

@@ -119,7 +119,7 @@ def spawn(name: str, path: Path, limits: Limits, level: str) -> Worker:
     signal.pthread_sigmask(signal.SIG_BLOCK, interrupt)  # Ctrl-C waits until it is registered
     try:
         process = subprocess.Popen(
-            [*prefix, *python, name, str(path)],
+            [*prefix, *python, name, str(path), str(isolation.sandbox_uid())],
             stdin=subprocess.DEVNULL,
             stdout=fd,
             stderr=fd,
@@ -164,7 +164,7 @@ def _bubblewrap(path: Path, limits: Limits) -> list[str]:
 
 def _apply_limits(limits: Limits) -> Any:
     root = os.geteuid() == 0  # RLIMIT_NPROC counts a user's processes system-wide: only for
-    # nobody, whom a root-started full worker becomes (root itself is exempt)
+    # the sandbox uid a root-started full worker becomes (root itself is exempt)
 
     def apply() -> None:  # runs in the child between fork and exec
         chosen = [
