@@ -37,13 +37,16 @@ def check(
     limits: sandbox.Limits = DEFAULT_LIMITS,
     on_exercise: Callable[[str], None] | None = None,
     level: str | None = None,
+    folder: Path | None = None,
 ) -> CheckResult:
     """Grade `exercises` in `workspace` at isolation `level` (default: the best available);
-    `on_exercise(name)` is called as each one starts."""
+    `on_exercise(name)` is called as each one starts. The files graded are `folder/NAME.py`
+    (default folder: the workspace's exercises/)."""
     sandbox.harden_grading_process()
     level = level or isolation.level()
     workspace = workspace.absolute()
-    files = {e.name: workspace / "exercises" / f"{e.name}.py" for e in exercises}
+    folder = (folder or workspace / "exercises").absolute()
+    files = {e.name: folder / f"{e.name}.py" for e in exercises}
     present = [e for e in exercises if files[e.name].is_file()]
     try:
         ahead = {
@@ -58,7 +61,7 @@ def check(
         graded = _run_graders(present, sandboxes, on_exercise)
     finally:
         sandbox.stop_all()  # also the workers of an interrupted check
-    results = tuple(graded.get(e.name) or _missing(e, workspace) for e in exercises)
+    results = tuple(graded.get(e.name) or _missing(e, files[e.name]) for e in exercises)
     return CheckResult(results, isolation=level)
 
 
@@ -100,9 +103,8 @@ def _environment(changes: dict[str, str | None]) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def _missing(exercise: Exercise, workspace: Path) -> ExerciseResult:
+def _missing(exercise: Exercise, path: Path) -> ExerciseResult:
     """An exercise whose file is not in the workspace: one failed test worth all its points."""
-    path = workspace / "exercises" / f"{exercise.name}.py"
     test = TestResult(
         name="the exercise file exists",
         passed=False,
