@@ -185,6 +185,17 @@ def test_abandoning_ends_the_attempt_and_keeps_the_file(root: Path, clock: Clock
     assert code == 2 and "no interview attempt is running" in err and out == ""
 
 
+def test_a_clock_set_back_during_an_attempt_leaves_a_readable_store(
+    root: Path, clock: Clock
+) -> None:
+    assert kit(root, "interview", "kv")[0] == 0
+    clock.advance(-90)  # the system clock was corrected backwards
+    assert kit(root, "interview", "--abandon")[0] == 0
+    code, out, err = kit(root, "interview", "--history")
+    assert code == 0 and err == "" and "0 of" in out
+    assert stored(root)["attempts"][0]["minutes_used"] == 0
+
+
 def test_hints_and_the_solution_are_refused_during_the_attempt(root: Path, clock: Clock) -> None:
     assert kit(root, "interview", "attention")[0] == 0
     for command in (["hint", "attention"], ["solution", "att", "--force"]):
@@ -295,6 +306,7 @@ def test_without_a_name_it_picks_the_unpassed_else_the_longest_ago_passed(
         (["--submit"], "no interview attempt is running"),
         (["--submit", "attention"], "--submit takes no NAME"),
         (["--history", "--minutes", "5"], "--history takes no NAME or --minutes"),
+        (["--status", "--submit"], "only one of --status, --submit"),
     ],
 )
 def test_bad_input_is_a_usage_error_with_a_message(
@@ -341,3 +353,12 @@ def read_until(process: subprocess.Popen[bytes], phrase: str) -> str:
         assert chunk, f"the watcher ended before showing {phrase!r}:\n{seen.decode()}"
         seen += chunk
     return seen.decode()
+
+
+def test_help_explains_the_command() -> None:
+    code, out, _ = run("--help")
+    assert code == 0 and "kit interview [NAME]" in out
+    code, out, _ = run("interview", "--help")
+    assert code == 0 and "Exit status" in out
+    for option in ("--minutes", "--status", "--submit", "--abandon", "--history", "--workspace"):
+        assert option in out

@@ -20,24 +20,32 @@ if TYPE_CHECKING:
     from transformer_kit.meta import Exercise
 
 MAX_MINUTES = 600
-ACTIONS = ("status", "submit", "abandon", "history")
+ACTIONS = ("status", "submit", "abandon", "history")  # at most one per command
 
 
 @click.command()
 @click.argument("name", required=False)
 @click.option("--minutes", type=click.IntRange(1, MAX_MINUTES), metavar="M",
               help="Minutes for the attempt (default: the exercise's own, 20 to 60).")  # fmt: skip
-@click.option("--status", "action", flag_value="status",
+@click.option("--status", is_flag=True,
               help="The running attempt: its file and the time left.")  # fmt: skip
-@click.option("--submit", "action", flag_value="submit",
+@click.option("--submit", is_flag=True,
               help="Grade the running attempt and end it (late: marked overtime).")  # fmt: skip
-@click.option("--abandon", "action", flag_value="abandon",
+@click.option("--abandon", is_flag=True,
               help="End the running attempt without a grade; its file stays.")  # fmt: skip
-@click.option("--history", "action", flag_value="history",
+@click.option("--history", is_flag=True,
               help="Every finished attempt: exercise, date, minutes used, score.")  # fmt: skip
 @click.pass_context
-def interview(context: click.Context, name: str | None, minutes: int | None,
-              action: str | None, workspace: str | None) -> None:  # fmt: skip
+def interview(
+    context: click.Context,
+    name: str | None,
+    minutes: int | None,
+    status: bool,
+    submit: bool,
+    abandon: bool,
+    history: bool,
+    workspace: str | None,
+) -> None:
     """Start a timed mock interview at NAME: a fresh stub in .kit/interview/NAME.py.
 
     Without NAME: an exercise you have not passed yet, else the one you passed longest ago.
@@ -50,6 +58,10 @@ def interview(context: click.Context, name: str | None, minutes: int | None,
     from transformer_kit import cli
     from transformer_kit import interview as attempts
 
+    chosen = [a for a, on in zip(ACTIONS, (status, submit, abandon, history), strict=True) if on]
+    if len(chosen) > 1:
+        raise click.UsageError(f"give only one of --{', --'.join(ACTIONS)}")
+    action = chosen[0] if chosen else None
     if action and (name or minutes):
         raise click.UsageError(f"--{action} takes no NAME or --minutes")
     root = cli._workspace_root(context, workspace)

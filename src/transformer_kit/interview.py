@@ -52,7 +52,9 @@ class Running:
         return datetime.fromisoformat(self.started) + timedelta(minutes=self.minutes)
 
     def minutes_used(self, now: datetime) -> float:
-        return round((now - datetime.fromisoformat(self.started)).total_seconds() / 60, 1)
+        """Since the start; 0 if the clock was set back past it."""
+        seconds = (now - datetime.fromisoformat(self.started)).total_seconds()
+        return round(max(seconds, 0.0) / 60, 1)
 
 
 @dataclass(frozen=True)
