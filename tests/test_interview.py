@@ -169,6 +169,14 @@ def test_the_worker_sees_the_attempts_folder_but_not_the_kits_state(
     assert code == 0 and "param_count passed" in out
 
 
+def test_a_broken_interview_file_is_named_as_such(root: Path, clock: Clock) -> None:
+    assert kit(root, "interview", "momentum")[0] == 0
+    attempt_file(root, "momentum_sgd").write_text("def sgd_step(w:\n")
+    code, out, _ = kit(root, "interview", "--submit")
+    assert code == 1 and "interview/momentum_sgd.py could not be imported" in out
+    assert "exercises/momentum_sgd.py" not in out
+
+
 def test_abandoning_ends_the_attempt_and_keeps_the_file(root: Path, clock: Clock) -> None:
     assert kit(root, "interview", "kv")[0] == 0
     attempt_file(root, "kv_cache").write_text("# my try\n")
