@@ -16,6 +16,7 @@ import click
 from transformer_kit import __version__
 from transformer_kit.cli_errors import KitBroken
 from transformer_kit.cli_grade import grade
+from transformer_kit.cli_interview import interview
 from transformer_kit.cli_nbgrader import nbgrader
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ def main(context: click.Context, workspace: str | None) -> None:
       kit reset attention     restore the stub (your file is kept as a backup)
       kit list                every exercise and your progress
       kit init DIR            make a new workspace with fresh stubs
+      kit interview [NAME]    a timed mock interview from a fresh stub, without hints
       kit nbgrader export DIR the exercises as nbgrader source notebooks, for a course
       kit grade FOLDER        grade a class's submissions (instructors)
 
@@ -111,13 +113,15 @@ def _progress(root: Path) -> Progress:
 def list_command(context: click.Context, workspace: str | None) -> None:
     """Every exercise with its title, topic and your status."""
     from transformer_kit import report
+    from transformer_kit.cli_interview import best_times
     from transformer_kit.workspace import is_fresh
 
     root = _workspace_root(context, workspace)
     exercises = _catalogue()
     progress = _progress(root)
     fresh = {e.name for e in exercises if is_fresh(root, e)}
-    report.exercise_list(report.console(), exercises, progress.records, fresh)
+    interviews = best_times(root)
+    report.exercise_list(report.console(), exercises, progress.records, fresh, interviews)
 
 
 @main.command()
@@ -200,9 +204,11 @@ def _save_progress(root: Path, results: Sequence[Any]) -> None:
 def hint(context: click.Context, name: str, show_all: bool, workspace: str | None) -> None:
     """The next hint for an exercise (three per exercise, from a nudge to nearly the answer)."""
     from transformer_kit import report
+    from transformer_kit.cli_interview import refuse_during_attempt
 
     root = _workspace_root(context, workspace)
     (exercise,) = _select([name], everything_when_empty=False)
+    refuse_during_attempt(root, exercise, "hints")
     progress = _progress(root)
     record = progress.record(exercise.name)
     shown = min(record.hints_shown, len(exercise.hints))
@@ -241,9 +247,11 @@ def next_command(context: click.Context, workspace: str | None) -> None:
 def solution(context: click.Context, name: str, force: bool, workspace: str | None) -> None:
     """The reference solution of NAME, once your code has passed it."""
     from transformer_kit import report
+    from transformer_kit.cli_interview import refuse_during_attempt
 
     root = _workspace_root(context, workspace)
     (exercise,) = _select([name], everything_when_empty=False)
+    refuse_during_attempt(root, exercise, "solution")
     progress = _progress(root)
     if exercise.name not in progress.passed():
         if not force and not sys.stdin.isatty():
@@ -311,17 +319,24 @@ def reset(context: click.Context, names: tuple[str, ...], reset_all: bool,
 def watch(context: click.Context, name: str | None, poll: bool, workspace: str | None) -> None:
     """Re-check NAME each time you save it; with no NAME, follow your first unfinished exercise.
 
-    The report is redrawn after every save. Ctrl-C stops watching.
+    The report is redrawn after every save. Ctrl-C stops watching. While an interview attempt
+    runs (`kit interview`), its file is watched instead, without ending the attempt.
     """
     from transformer_kit import report
+    from transformer_kit.cli_interview import watched_attempt
     from transformer_kit.grading import GraderError
     from transformer_kit.watch import watch_loop
 
     root = _workspace_root(context, workspace)
     exercises = _select([name] if name else [])
     _isolation_level()  # a bad KIT_ISOLATION stops here, not at the first save
+    attempt = watched_attempt(root, exercises[0] if name else None)
+    folder = None
+    if attempt is not None:  # a running interview: its file, not exercises/
+        exercises, folder = [attempt[0]], attempt[1]
+    follow = name is None and attempt is None
     try:
-        status = watch_loop(root, exercises, follow=name is None, poll=poll, out=report.console())
+        status = watch_loop(root, exercises, follow, poll, report.console(), folder=folder)
     except GraderError as error:
         _internal_error(f"the kit's graders could not run:\n{error}")
     context.exit(status)
@@ -329,6 +344,7 @@ def watch(context: click.Context, name: str | None, poll: bool, workspace: str |
 
 main.add_command(nbgrader)
 main.add_command(grade)
+main.add_command(workspace_option(interview))
 
 if __name__ == "__main__":
     main()

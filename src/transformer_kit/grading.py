@@ -37,13 +37,16 @@ def check(
     limits: sandbox.Limits = DEFAULT_LIMITS,
     on_exercise: Callable[[str], None] | None = None,
     level: str | None = None,
+    folder: Path | None = None,
 ) -> CheckResult:
     """Grade `exercises` in `workspace` at isolation `level` (default: the best available);
-    `on_exercise(name)` is called as each one starts."""
+    `on_exercise(name)` is called as each one starts. The files graded are `folder/NAME.py`
+    (default folder: the workspace's exercises/)."""
     sandbox.harden_grading_process()
     level = level or isolation.level()
     workspace = workspace.absolute()
-    files = {e.name: workspace / "exercises" / f"{e.name}.py" for e in exercises}
+    folder = (folder or workspace / "exercises").absolute()
+    files = {e.name: folder / f"{e.name}.py" for e in exercises}
     present = [e for e in exercises if files[e.name].is_file()]
     try:
         ahead = {

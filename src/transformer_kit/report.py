@@ -6,7 +6,8 @@ status is always spelled out in words, not only in colour.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
+from transformer_kit.interview import Attempt
 from transformer_kit.meta import Exercise
 from transformer_kit.results import CheckResult, ExerciseResult, TestResult
 from transformer_kit.workspace import Record
@@ -108,8 +110,14 @@ def _bar(done: float, total: float, width: int = 40) -> Text:
 
 
 def exercise_list(
-    out: Console, exercises: Sequence[Exercise], records: dict[str, Record], fresh: set[str]
+    out: Console,
+    exercises: Sequence[Exercise],
+    records: dict[str, Record],
+    fresh: set[str],
+    interviews: Mapping[str, float],
 ) -> None:
+    """`interviews`: per exercise, the minutes of its fastest passed interview attempt (a
+    column only once there is one)."""
     table = Table(title="Exercises", title_justify="left")
     table.add_column("#", justify="right")
     table.add_column("name", no_wrap=True)
@@ -117,6 +125,8 @@ def exercise_list(
     table.add_column("topic")
     table.add_column("status", no_wrap=True)
     table.add_column("best", justify="right", no_wrap=True)
+    if interviews:
+        table.add_column("interview", justify="right", no_wrap=True)
     done = 0.0
     total = 0.0
     for number, exercise in enumerate(exercises, 1):
@@ -124,14 +134,19 @@ def exercise_list(
         best = record.best_score if record else 0.0
         done += best
         total += exercise.points
-        table.add_row(
+        cells = [
             str(number),
             exercise.name,
             escape(exercise.title),
             exercise.topic,
             _status(exercise.name, record, fresh),
             f"{best:g}/{exercise.points:g}",
-        )
+        ]
+        if interviews:
+            cells.append(
+                f"{interviews[exercise.name]:g} min" if exercise.name in interviews else "—"
+            )
+        table.add_row(*cells)
     out.print(table)
     out.print(_bar(done, total))
 
@@ -204,3 +219,41 @@ def grade_summary(
         out.print(f"[red]the kit could not grade {len(summary['failed'])}[/]: {escape(names)} "
                   "(their results say why; run again to retry)")  # fmt: skip
     out.print(f"wrote {folder / 'grades.csv'}, {folder / 'summary.json'}, {folder / 'results'}/")
+
+
+def interview_history(out: Console, attempts: Sequence[Attempt]) -> None:
+    """Every finished interview attempt, oldest first."""
+    if not attempts:
+        out.print("No interview attempts yet: `kit interview` starts one.")
+        return
+    table = Table(title="Interview attempts", title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("exercise", no_wrap=True)
+    table.add_column("started", no_wrap=True)
+    table.add_column("minutes", justify="right", no_wrap=True)
+    table.add_column("score", justify="right", no_wrap=True)
+    table.add_column("result", no_wrap=True)
+    for number, attempt in enumerate(attempts, 1):
+        started = datetime.fromisoformat(attempt.started).astimezone()
+        score = (
+            "—"
+            if attempt.score is None
+            else f"{_points(attempt.score)}/{_points(attempt.max_score)}"
+        )
+        table.add_row(
+            str(number),
+            attempt.exercise,
+            started.strftime("%Y-%m-%d %H:%M"),
+            f"{attempt.minutes_used:g} of {attempt.minutes}",
+            score,
+            _outcome(attempt),
+        )
+    out.print(table)
+
+
+def _outcome(attempt: Attempt) -> str:
+    if attempt.score is None:
+        words = "[dim]abandoned[/]"
+    else:
+        words = "[green]passed[/]" if attempt.passed else "[red]failed[/]"
+    return f"{words}, [yellow]overtime[/]" if attempt.overtime else words

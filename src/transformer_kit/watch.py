@@ -280,8 +280,12 @@ def watch_loop(
     poll: bool,
     out: Console,
     stop: threading.Event | None = None,
+    folder: Path | None = None,
 ) -> int:
     """Check, redraw, wait for a save, repeat; returns the exit status (always 0).
+
+    `folder` holds the files watched and graded (default: the workspace's exercises/); a
+    folder of its own (an interview attempt's) leaves the progress store alone.
 
     `follow`: watch the first unfinished of `exercises` and move on when it passes, until all
     have passed; else watch `exercises[0]`. Ctrl-C, or setting `stop`, ends it with a goodbye.
@@ -289,8 +293,8 @@ def watch_loop(
     """
     stop = stop if stop is not None else threading.Event()
     try:
-        with ctrl_c_stops(stop), FileWatcher(root / "exercises", poll) as watcher:
-            Watch(root, exercises, follow, out, watcher, stop).run()
+        with ctrl_c_stops(stop), FileWatcher(folder or root / "exercises", poll) as watcher:
+            Watch(root, exercises, follow, out, watcher, stop, folder).run()
     except KeyboardInterrupt:
         stop.set()
     except GraderError:
@@ -339,8 +343,10 @@ class Watch:
         out: Console,
         watcher: FileWatcher,
         stop: threading.Event,
+        folder: Path | None = None,
     ) -> None:
         self.root = root
+        self.folder = folder  # None: the workspace's exercises/, whose scores are recorded
         self.exercises = exercises
         self.follow = follow
         self.out = out
@@ -365,8 +371,9 @@ class Watch:
 
     def _check(self, exercise: Exercise) -> CheckResult:
         self.out.print(f"[dim]checking {exercise.name} ...[/]")
-        result = check(self.root, [exercise])
-        for warning in record_results(self.root, result.exercises):
+        result = check(self.root, [exercise], folder=self.folder)
+        recorded = record_results(self.root, result.exercises) if self.folder is None else []
+        for warning in recorded:
             self.notices.append(f"[yellow]warning:[/] {escape(warning)}")
         if result.passed:
             self.passed.add(exercise.name)
@@ -395,8 +402,10 @@ class Watch:
     def _status(self, exercise: Exercise) -> str:
         which = " (your first unfinished exercise)" if self.follow else ""
         how = f" [dim]({escape(self.watcher.how)})[/]" if self.watcher.polling else ""
+        folder = self.folder or self.root / "exercises"
+        path = (folder / f"{exercise.name}.py").relative_to(self.root)
         return (
-            f"watching exercises/{exercise.name}.py{which}{how} — save to re-check, {QUIT}"
+            f"watching {path}{which}{how} — save to re-check, {QUIT}"
             f"  [dim]checked at {time.strftime('%H:%M:%S')}[/]"
         )
 

@@ -39,7 +39,8 @@ class Target:
 
     @property
     def label(self) -> str:
-        return f"exercises/{self.path.name}"
+        """The file as its folder and name: exercises/NAME.py, or interview/NAME.py."""
+        return f"{self.path.parent.name}/{self.path.name}"
 
 
 class Sandboxed:

@@ -1,7 +1,8 @@
 """The learner's workspace: finding it, making it, restoring stubs, and the progress store.
 
 A workspace is a folder with `exercises/`. The kit keeps its own state in `.kit/` inside it:
-`progress.json` (best scores, first pass, hints seen) and `backups/` (files replaced by a reset).
+`progress.json` (best scores, first pass, hints seen) and `backups/` (files replaced by a reset
+or by a new interview attempt).
 """
 
 from __future__ import annotations
@@ -85,17 +86,23 @@ def reset(root: Path, exercise: Exercise) -> Path | None:
     path = exercise_file(root, exercise)
     backup = None
     if path.exists() and not is_fresh(root, exercise):
-        folder = state_folder(root) / "backups"
-        folder.mkdir(parents=True, exist_ok=True)
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        backup = folder / f"{exercise.name}-{stamp}.py"
-        counter = 1
-        while backup.exists():
-            counter += 1
-            backup = folder / f"{exercise.name}-{stamp}-{counter}.py"
-        shutil.copy2(path, backup)
+        backup = keep_backup(root, path, exercise.name)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, exercise.stub.read_bytes())
+    return backup
+
+
+def keep_backup(root: Path, path: Path, label: str) -> Path:
+    """Copy `path` to .kit/backups/LABEL-TIMESTAMP.py (never over an earlier backup)."""
+    folder = state_folder(root) / "backups"
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    backup = folder / f"{label}-{stamp}.py"
+    counter = 1
+    while backup.exists():
+        counter += 1
+        backup = folder / f"{label}-{stamp}-{counter}.py"
+    shutil.copy2(path, backup)
     return backup
 
 
