@@ -15,6 +15,7 @@ import click
 
 from transformer_kit import __version__
 from transformer_kit.cli_errors import KitBroken
+from transformer_kit.cli_grade import grade
 from transformer_kit.cli_gradescope import gradescope
 from transformer_kit.cli_nbgrader import nbgrader
 
@@ -50,6 +51,7 @@ def main(context: click.Context, workspace: str | None) -> None:
       kit list                every exercise and your progress
       kit init DIR            make a new workspace with fresh stubs
       kit nbgrader export DIR the exercises as nbgrader source notebooks, for a course
+      kit grade FOLDER        grade a class's submissions (instructors)
       kit gradescope build    a Gradescope autograder zip, for a course
 
     Your code runs in a separate, limited process: it cannot change a grade.
@@ -328,6 +330,7 @@ def watch(context: click.Context, name: str | None, poll: bool, workspace: str |
 
 
 main.add_command(nbgrader)
+main.add_command(grade)
 main.add_command(gradescope)
 
 if __name__ == "__main__":
