@@ -56,8 +56,6 @@ def build(
     from transformer_kit.classroom import gradescope_build
 
     exercises = _exercises(names)
-    if out.is_dir():
-        raise click.UsageError(f"--out {out} is a folder: name the zip file to write")
     if not out.parent.is_dir():
         raise click.UsageError(f"--out {out}: the folder {out.parent} does not exist")
     try:

@@ -13,14 +13,15 @@ The zip that carries this is built by classroom/gradescope_build.py.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,13 +179,11 @@ def _other_notes(others: Sequence[Path], names: Sequence[str], submission: Path)
 
 
 def _meant(path: Path, names: Sequence[str]) -> str | None:
-    """The exercise a misnamed file seems to be (`Attention.py`, `momentum-sgd (1).py`)."""
-    if path.suffix.lower() not in (".py", ".ipynb", ".txt", ""):
-        return None
-    letters = {re.sub(r"[^a-z]", "", name): name for name in names}
-    key = re.sub(r"[^a-z]", "", path.stem.lower())
-    close = difflib.get_close_matches(key, list(letters), n=1, cutoff=0.8)
-    return letters[close[0]] if close else None
+    """The exercise a misnamed file or notebook seems to be, as `kit grade` tells
+    (`Attention.py`, `attention (1).py`, `attention.ipynb`)."""
+    from transformer_kit.batch import SOURCES, _known_as
+
+    return _known_as(path.stem, set(names)) if path.suffix.lower() in SOURCES else None
 
 
 def _shown(path: Path, submission: Path) -> str:
@@ -381,8 +380,10 @@ def autograde(root: Path) -> dict[str, Any]:
         notes = gathered.notes
         document = _kit_grade(gathered, config)
         results = results_json(document, config, notes, time.monotonic() - started)
-    except (ConfigError, GradingFailed, OSError) as error:
+    except Exception as error:  # whatever it is, the student gets results and a message
         print(f"kit gradescope: {error}", file=sys.stderr)
+        if not isinstance(error, ConfigError | GradingFailed | OSError):
+            traceback.print_exc()  # a bug of the kit: the instructor sees where
         results = failure_results(_student_message(error), notes, time.monotonic() - started)
     write_results(root / "results" / "results.json", results)
     return results
@@ -398,7 +399,7 @@ def _kit_grade(gathered: Gathered, config: AutograderConfig) -> dict[str, Any]:
         folder = Path(work, STUDENT)
         folder.mkdir()
         for name, path in gathered.files.items():
-            (folder / f"{name}.py").write_bytes(path.read_bytes())
+            shutil.copyfile(path, folder / f"{name}.py")
         out = Path(work, "grades")
         command = [sys.executable, "-m", "transformer_kit.cli", "grade", str(folder)]
         command += ["--exercises", ",".join(config.exercises), "--out", str(out), "-j", "1"]
