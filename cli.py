@@ -17,6 +17,7 @@ from transformer_kit import __version__
 from transformer_kit.cli_errors import KitBroken
 from transformer_kit.cli_grade import grade
 from transformer_kit.cli_interview import interview
+from transformer_kit.cli_gradescope import gradescope
 from transformer_kit.cli_nbgrader import nbgrader
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ def main(context: click.Context, workspace: str | None) -> None:
       kit interview [NAME]    a timed mock interview from a fresh stub, without hints
       kit nbgrader export DIR the exercises as nbgrader source notebooks, for a course
       kit grade FOLDER        grade a class's submissions (instructors)
+      kit gradescope build    a Gradescope autograder zip, for a course
 
     Your code runs in a separate, limited process: it cannot change a grade.
     """
@@ -345,6 +347,7 @@ def watch(context: click.Context, name: str | None, poll: bool, workspace: str |
 main.add_command(nbgrader)
 main.add_command(grade)
 main.add_command(workspace_option(interview))
+main.add_command(gradescope)
 
 if __name__ == "__main__":
     main()
