@@ -16,8 +16,8 @@ import click
 from transformer_kit import __version__
 from transformer_kit.cli_errors import KitBroken
 from transformer_kit.cli_grade import grade
-from transformer_kit.cli_interview import interview
 from transformer_kit.cli_gradescope import gradescope
+from transformer_kit.cli_interview import interview
 from transformer_kit.cli_nbgrader import nbgrader
 
 if TYPE_CHECKING:
