@@ -158,7 +158,7 @@ def _note_misnamed(
     entry: Path, folder: Path, known: set[str], files: dict[str, bytes], notes: list[str]
 ) -> None:
     """A note on a file that looks like an exercise's but is not named NAME.py."""
-    meant = _known_as(entry.stem, known)
+    meant = known_as(entry.stem, known)
     if meant is None:
         return
     shown = entry.relative_to(folder)
@@ -173,7 +173,7 @@ def _note_misnamed(
         notes.append(f"{shown} was not graded: name it {meant}.py")
 
 
-def _known_as(stem: str, known: set[str]) -> str | None:
+def known_as(stem: str, known: set[str]) -> str | None:
     """The exercise a misnamed file most likely is (`attention (1)`, `Attention`, `attention-2`)."""
     candidates = {stem, stem.lower(), stem.strip()}
     match = COPY_SUFFIX.match(stem)
