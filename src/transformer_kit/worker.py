@@ -29,17 +29,16 @@ from transformer_kit.student import (
     snapshot,
 )
 
-PRINT_KEEP = 4096  # characters of the learner's printing kept per worker
+PRINT_KEEP = 4096  # characters of the learner's printing kept per reply (for --show-output)
 
 
 class CappedText(io.TextIOBase):
-    """A text stream that keeps the first characters written to it and counts the rest; `take`
-    hands over what was kept since the last time (the output of one call, for --show-output)."""
+    """A text stream that keeps the first PRINT_KEEP characters written to it since the last
+    `take` (which hands them over with the next reply) and counts the rest."""
 
     def __init__(self) -> None:
         self.kept: list[str] = []
         self.size = 0
-        self.taken = 0
 
     def writable(self) -> bool:
         return True
@@ -52,8 +51,10 @@ class CappedText(io.TextIOBase):
         return len(text)
 
     def take(self) -> str:
-        fresh = "".join(self.kept[self.taken :])
-        self.taken = len(self.kept)
+        fresh = "".join(self.kept)
+        if self.size > PRINT_KEEP:
+            fresh += f"\n… ({self.size - PRINT_KEEP:,} more characters)"
+        self.kept, self.size = [], 0
         return fresh
 
 
