@@ -29,7 +29,7 @@ workspace_option = click.option(
     "-w",
     metavar="DIR",
     help="The workspace folder (the one holding exercises/). Default: $KIT_WORKSPACE, else the "
-    "current folder.",
+    "current folder or the nearest folder above it that holds exercises/.",
 )
 
 
@@ -58,7 +58,17 @@ def main(context: click.Context, workspace: str | None) -> None:
 
     Your code runs in a separate, limited process: it cannot change a grade.
     """
+    _replace_what_the_terminal_cannot_show()
     context.obj = workspace
+
+
+def _replace_what_the_terminal_cannot_show() -> None:
+    """An output encoding without ✓ or █ (PYTHONIOENCODING=ascii, LANG=C) gets `?` for them,
+    not a UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="replace")
 
 
 def _workspace_root(context: click.Context, option: str | None) -> Path:
@@ -130,16 +140,23 @@ def list_command(context: click.Context, workspace: str | None) -> None:
 @click.argument("names", nargs=-1, metavar="[NAME]...")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON document to stdout instead of the report.")  # fmt: skip
+@click.option("--show-output", is_flag=True,
+              help="Show what your code printed, under each test (its first lines).")  # fmt: skip
+@click.option("--details", "all_details", is_flag=True,
+              help="Show every failure in full (by default only the first 3 of each exercise "
+              "are; the others get one line).")  # fmt: skip
 @workspace_option
 @click.pass_context
-def check(context: click.Context, names: tuple[str, ...], as_json: bool,
-          workspace: str | None) -> None:  # fmt: skip
+def check(context: click.Context, names: tuple[str, ...], as_json: bool, show_output: bool,
+          all_details: bool, workspace: str | None) -> None:  # fmt: skip
     """Grade the named exercises (all when none is named).
 
+    A NAME is an exercise's name or any unambiguous prefix of it, in any case (att, Attention).
     Your code runs in a sandboxed worker: full isolation (bubblewrap) where `bwrap` works, else
     basic, which the report then says. KIT_ISOLATION=full or =basic chooses.
 
-    Exit status: 0 when every test passed, 1 when any failed, 2 on a usage error.
+    Exit status: 0 when every test passed, 1 when any failed, 2 on a usage error, 3 when the
+    kit's own installation is broken (reinstall it).
     """
     root = _workspace_root(context, workspace)
     exercises = _select(names)
@@ -153,7 +170,8 @@ def check(context: click.Context, names: tuple[str, ...], as_json: bool,
     else:
         from transformer_kit import report
 
-        report.check_report(report.console(), result)
+        out = report.console()
+        report.check_report(out, result, show_output=show_output, all_details=all_details)
     context.exit(0 if result.passed else 1)
 
 
@@ -219,7 +237,10 @@ def hint(context: click.Context, name: str, show_all: bool, workspace: str | Non
     report.hints(report.console(), exercise, sorted(set(indices)))
     record.hints_shown = max(record.hints_shown, following + 1)
     for warning in progress.save_or_warn():
-        _warn(warning)
+        _warn(
+            f"{warning}\nso the kit could not record that you saw hint {following + 1}: the next "
+            f"`kit hint {exercise.name}` shows it again (make the workspace writable to go on)"
+        )
 
 
 @main.command("next")
@@ -279,8 +300,9 @@ def init(directory: Path) -> None:
         raise click.UsageError(str(error)) from None
     except OSError as error:
         raise click.UsageError(f"cannot create a workspace in {directory}: {error}") from None
+    first = _catalogue()[0].name
     click.echo(f"Made a workspace in {directory.resolve()} with {len(written)} exercises.")
-    click.echo(f"Next: cd {directory} && kit next")
+    click.echo(f"In it, `kit next` shows the first one, {first}; `kit check {first}` grades it.")
 
 
 @main.command()
@@ -291,6 +313,7 @@ def init(directory: Path) -> None:
 def reset(context: click.Context, names: tuple[str, ...], reset_all: bool,
           workspace: str | None) -> None:  # fmt: skip
     """Restore the stub of NAME; your file is kept in .kit/backups/ first."""
+    from transformer_kit.workspace import WorkspaceError
     from transformer_kit.workspace import reset as restore
 
     if not names and not reset_all:
@@ -301,6 +324,8 @@ def reset(context: click.Context, names: tuple[str, ...], reset_all: bool,
     for exercise in _select(names):
         try:
             backup = restore(root, exercise)
+        except WorkspaceError as error:
+            raise click.ClickException(str(error)) from None
         except OSError as error:
             raise click.ClickException(
                 f"{exercise.name}: the stub could not be restored ({error}); your file is unchanged"

@@ -199,8 +199,8 @@ def assert_close(
         if want.size == 1
         else f"the {what} {_has(what)} {count} of {want.size} values wrong",
         call=call,
-        expected=show(want) if small or want.size > SMALL_ARRAY else "",
-        got=show(array) if small or want.size > SMALL_ARRAY else "",
+        expected=show(want) if small else "",  # a large one's shapes match: nothing to say
+        got=show(array) if small else "",
         where=_where(tuple(int(i) for i in index), want, array),
         diagnosis=_diagnose(array, mistakes, rtol, atol),
         details=details or _worst(error, want, array),
@@ -260,8 +260,10 @@ def _worst(error: np.ndarray, want: np.ndarray, got: np.ndarray, count: int = 3)
 
 
 def _has(what: str) -> str:
-    """ "has" or "have": "the loss has", "the weights have"."""
-    return "have" if what.endswith("s") and not what.endswith("ss") else "has"
+    """ "has" or "have", after the head noun: "the loss has", "the weights have", "the list of
+    weights has"."""
+    head = what.split(" of ", 1)[0]
+    return "have" if head.endswith("s") and not head.endswith("ss") else "has"
 
 
 def _first_index(mask: np.ndarray) -> tuple[int, ...]:

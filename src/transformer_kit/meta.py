@@ -115,11 +115,13 @@ def _exercise(path: Path, index: int, entry: Any) -> Exercise:
 
 
 def resolve(words: Sequence[str], exercises: Sequence[Exercise]) -> list[Exercise]:
-    """The exercises named by `words` (exact names or unambiguous prefixes), in file order."""
+    """The exercises named by `words` (exact names or unambiguous prefixes, in any case), in file
+    order."""
     chosen: list[Exercise] = []
     for word in words:
-        exact = [e for e in exercises if e.name == word]
-        matches = exact or [e for e in exercises if e.name.startswith(word)]
+        folded = word.casefold()
+        exact = [e for e in exercises if e.name.casefold() == folded]
+        matches = exact or [e for e in exercises if e.name.casefold().startswith(folded)]
         if len(matches) != 1:
             raise UnknownName(_name_problem(word, matches, exercises))
         if matches[0] not in chosen:

@@ -29,11 +29,12 @@ from transformer_kit.student import (
     snapshot,
 )
 
-PRINT_KEEP = 4096  # characters of the learner's printing kept per worker
+PRINT_KEEP = 4096  # characters of the learner's printing kept per reply (for --show-output)
 
 
 class CappedText(io.TextIOBase):
-    """A text stream that keeps the first characters written to it and counts the rest."""
+    """A text stream that keeps the first PRINT_KEEP characters written to it since the last
+    `take` (which hands them over with the next reply) and counts the rest."""
 
     def __init__(self) -> None:
         self.kept: list[str] = []
@@ -49,18 +50,28 @@ class CappedText(io.TextIOBase):
         self.size += len(text)
         return len(text)
 
+    def take(self) -> str:
+        fresh = "".join(self.kept)
+        if self.size > PRINT_KEEP:
+            fresh += f"\n… ({self.size - PRINT_KEEP:,} more characters)"
+        self.kept, self.size = [], 0
+        return fresh
+
 
 class Session:
     """The learner's module and the objects handed out from it, by handle id (0 = the module)."""
 
-    def __init__(self, in_fd: int, out_fd: int, path: Path) -> None:
+    def __init__(self, in_fd: int, out_fd: int, path: Path, printed: CappedText) -> None:
         self.in_fd = in_fd
         self.out_fd = out_fd
         self.path = path
+        self.printed = printed
         self.objects: dict[int, Any] = {}
 
     def send(self, message: dict[str, Any]) -> None:
-        protocol.write_frame(self.out_fd, message)
+        """One frame, carrying what the learner's code printed since the last one."""
+        output = self.printed.take()
+        protocol.write_frame(self.out_fd, {**message, "output": output} if output else message)
 
     def receive(self) -> dict[str, Any]:
         header = protocol.read_exact(self.in_fd, protocol.HEADER.size)
@@ -194,9 +205,10 @@ def main(argv: list[str]) -> None:
     else:
         isolation.enter([in_fd, out_fd])
     faulthandler.enable(sys.__stderr__)  # a crash leaves its traceback in the output file
-    sys.stdout = sys.stderr = CappedText()
+    printed = CappedText()
+    sys.stdout = sys.stderr = printed
     np.seterr(all="ignore")  # floating-point warnings are the learner's business, not a failure
-    session = Session(in_fd, out_fd, Path(path_text))
+    session = Session(in_fd, out_fd, Path(path_text), printed)
     try:
         session.objects[0] = load(name, session.path)
     except BaseException as error:
