@@ -108,8 +108,9 @@ def test_submitting_the_reference_passes_and_is_remembered(
     assert attempt["minutes_used"] == 25 and attempt["overtime"] is False
     assert attempt["score"] == attempt["max_score"] == BY_NAME["attention"].points
     assert attempt["started"] == "2030-05-01T09:00:00+00:00"
+    monkeypatch.setenv("COLUMNS", "200")  # one line per exercise
     code, out, _ = kit(root, "list")
-    (row,) = [line for line in out.splitlines() if " attention " in line]
+    (row,) = [line for line in out.splitlines() if line.split()[1:2] == ["attention"]]
     assert "25 min" in row and "not started" in row  # exercises/attention.py: still the stub
     code, out, _ = kit(root, "interview", "--status")
     assert code == 0 and "No interview attempt is running" in out
