@@ -347,7 +347,10 @@ def summary(
             "median": round(statistics.median(scores), 6) if scores else 0.0,
             "passed": sum(bool(e["passed"]) for e in entries),
             "likely_mistakes": [
-                {"line": line, "count": count} for line, count in mistakes.most_common(TOP_MISTAKES)
+                {"line": line, "count": count}
+                for line, count in sorted(mistakes.items(), key=lambda m: (-m[1], m[0]))[
+                    :TOP_MISTAKES
+                ]
             ],
         }
     return {
