@@ -347,10 +347,7 @@ def summary(
             "median": round(statistics.median(scores), 6) if scores else 0.0,
             "passed": sum(bool(e["passed"]) for e in entries),
             "likely_mistakes": [
-                {"line": line, "count": count}
-                for line, count in sorted(mistakes.items(), key=lambda m: (-m[1], m[0]))[
-                    :TOP_MISTAKES
-                ]
+                {"line": line, "count": count} for line, count in _ranked(mistakes)[:TOP_MISTAKES]
             ],
         }
     return {
@@ -365,6 +362,11 @@ def summary(
             for d in documents
         ],
     }
+
+
+def _ranked(counts: Counter[str]) -> list[tuple[str, int]]:
+    """Most frequent first; ties in alphabetical order (the same file on every run)."""
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
 
 def _mistakes(exercise_entry: Mapping[str, Any]) -> set[str]:
