@@ -309,7 +309,8 @@ def reset(context: click.Context, names: tuple[str, ...], reset_all: bool,
 def watch(context: click.Context, name: str | None, poll: bool, workspace: str | None) -> None:
     """Re-check NAME each time you save it; with no NAME, follow your first unfinished exercise.
 
-    The report is redrawn after every save. Ctrl-C stops watching.
+    The report is redrawn after every save. With no NAME, saving any other exercise checks that
+    one. Ctrl-C stops watching.
     """
     from transformer_kit import report
     from transformer_kit.grading import GraderError
