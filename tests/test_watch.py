@@ -1,5 +1,6 @@
 """`kit watch`: the file watcher under the ways editors save, the watch loop as a learner sees it
-(in a thread, reading the console frame by frame), and a watcher in a terminal that Ctrl-C ends.
+(in a thread, reading the console frame by frame), the worker it starts ahead for the next check
+(seen from outside, in /proc), and a watcher in a terminal that Ctrl-C ends.
 
 No test measures speed (tests/benchmarks/bench_watch.py does); the timeouts here only keep a
 broken watcher from hanging the session.
@@ -25,7 +26,8 @@ from catalogue.attention import RIGHT
 from conftest import EXERCISES, processes_named, solution_source
 from rich.console import Console
 
-from transformer_kit import meta, watch
+from transformer_kit import isolation, meta, sandbox, watch
+from transformer_kit.grading import check
 from transformer_kit.watch import (
     GOODBYE,
     FileWatcher,
@@ -485,6 +487,25 @@ def test_the_next_worker_waits_with_torch_imported_when_the_file_uses_it(
         save_by_rename(path, solution_source("attention"))  # numpy only from now on
         assert "attention passed" in screen.next_frame()
         assert worker_ahead(path, other_than=pid)[1] == ["numpy"]
+
+
+def test_a_worker_started_ahead_gets_its_import_time_from_the_save_on(
+    make_workspace: Callable[[dict[str, str]], Path],
+) -> None:
+    """A learner edits for minutes: the import limit counts from the save, not the start."""
+    slow_import = "import time\ntime.sleep(0.5)  # the time limit is looked at while it waits\n"
+    root = make_workspace({"attention": solution_source("attention") + slow_import})
+    path = root / "exercises" / "attention.py"
+    limits = sandbox.Limits(import_seconds=1.0)
+    (exercise,) = meta.resolve(["attention"], EXERCISES)
+    worker = sandbox.spawn("attention", path, limits, isolation.level(), ("numpy",))
+    try:
+        stop_after(sandbox.WALL_FACTOR * limits.import_seconds + 1).wait()  # past the limit
+        assert sandbox.release(worker, path)
+        result = check(root, [exercise], limits, started={"attention": worker})
+    finally:
+        sandbox.stop_all()
+    assert result.passed, [t.summary for t in result.exercises[0].tests if not t.passed]
 
 
 def test_a_worker_started_ahead_never_grades_a_folder_that_was_replaced(
