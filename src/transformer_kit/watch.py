@@ -68,7 +68,7 @@ class FileWatcher:
         self.polling, self.how = choose_backend(self.folder, poll)
         self.notify: RustNotify | None = None
         self.watched: Identity | None = None
-        self.seen = snapshot(self.folder)
+        self.seen = snapshot(self.folder) if self.polling else {}
         if not self.polling:
             self._open()
 
