@@ -346,8 +346,9 @@ def reset(context: click.Context, names: tuple[str, ...], reset_all: bool,
 def watch(context: click.Context, name: str | None, poll: bool, workspace: str | None) -> None:
     """Re-check NAME each time you save it; with no NAME, follow your first unfinished exercise.
 
-    The report is redrawn after every save. Ctrl-C stops watching. While an interview attempt
-    runs (`kit interview`), its file is watched instead, without ending the attempt.
+    The report is redrawn after every save. With no NAME, saving any other exercise checks that
+    one. Ctrl-C stops watching. While an interview attempt runs (`kit interview`), its file is
+    watched instead, without ending the attempt.
     """
     from transformer_kit import report
     from transformer_kit.cli_interview import watched_attempt

@@ -1,7 +1,9 @@
 """The worker: imports one learner module and answers calls on it, in its own process.
 
-Started by `sandbox.spawn` as `python -I -c ... IN_FD OUT_FD LEVEL NAME PATH` (inside bubblewrap at
-the full isolation level), under resource limits, with stdout and stderr going to a capped file.
+Started by `sandbox.spawn` as `python -I -c ... IN_FD OUT_FD LEVEL NAME PATH [MODULE ...]` (inside
+bubblewrap at the full isolation level), under resource limits, with stdout and stderr going to a
+capped file. With MODULEs (a worker started ahead, while the learner edits) it imports them, then
+waits for the grading process's "load" before it loads PATH, so it loads the file as saved.
 Everything here runs beside the learner's code and is trusted by nobody: the grading process only
 accepts plain data from it.
 """
@@ -198,8 +200,18 @@ def warm_up_torch() -> None:
             importlib.import_module("torch._dynamo")
 
 
+def preload(modules: list[str]) -> None:
+    """Import what the learner's module will need (numpy, torch) before it is written; one that
+    fails to import is left for the learner's own import to report."""
+    for module in modules:
+        with contextlib.suppress(Exception):
+            importlib.import_module(module)
+    warm_up_torch()
+
+
 def main(argv: list[str]) -> None:
     in_fd, out_fd, level, name, path_text = int(argv[0]), int(argv[1]), *argv[2:5]
+    modules = argv[6:]  # after the uid: what to import before the learner's file is loaded
     if level == isolation.FULL:
         isolation.drop_root(int(argv[5]))  # the uid of its own the grading process chose
     else:
@@ -209,6 +221,10 @@ def main(argv: list[str]) -> None:
     sys.stdout = sys.stderr = printed
     np.seterr(all="ignore")  # floating-point warnings are the learner's business, not a failure
     session = Session(in_fd, out_fd, Path(path_text), printed)
+    if modules:
+        preload(modules)
+        if session.receive().get("op") != "load":
+            return
     try:
         session.objects[0] = load(name, session.path)
     except BaseException as error:
