@@ -422,13 +422,14 @@ def test_a_damaged_progress_store_is_a_warning_in_the_report(
 
 
 def workers_for(path: Path) -> dict[int, list[str]]:
-    """The worker processes (not their bwrap) started for `path`: pid -> what they preload."""
+    """The worker processes (not their bwrap) started for `path`: pid -> what they preload
+    (the arguments after the path and the sandbox uid)."""
     found = {}
     for entry in Path("/proc").iterdir():
         with contextlib.suppress(OSError, ValueError):
             argv = [a.decode() for a in (entry / "cmdline").read_bytes().split(b"\0")[:-1]]
             if str(path) in argv and Path(argv[0]).name != "bwrap":
-                found[int(entry.name)] = argv[argv.index(str(path)) + 1 :]
+                found[int(entry.name)] = argv[argv.index(str(path)) + 2 :]
     return found
 
 

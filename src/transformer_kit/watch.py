@@ -317,7 +317,7 @@ class Watch:
         folder: Path | None = None,
     ) -> None:
         self.root = root.absolute()
-        self.folder = folder  # None: the workspace's exercises/, whose scores are recorded
+        self.folder = folder.absolute() if folder else None  # None: exercises/, recorded
         self.exercises = exercises
         self.follow = follow
         self.out = out
