@@ -99,6 +99,25 @@ def isolated_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
+def run_cli(*args: str) -> tuple[int, str, str]:
+    """`kit ARGS` in this process (click's CliRunner): exit status, stdout, stderr."""
+    from click.testing import CliRunner
+
+    from transformer_kit import cli
+
+    result = CliRunner().invoke(cli.main, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def fresh(tmp_path: Path) -> Path:
+    """A new workspace made by `kit init`."""
+    root = tmp_path / "learner"
+    code, out, _ = run_cli("init", str(root))
+    assert code == 0, out
+    return root
+
+
 def solution_source(name: str) -> str:
     return meta.PACKAGE.joinpath("solutions", f"{name}.py").read_text(encoding="utf-8")
 

@@ -9,25 +9,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from conftest import EXERCISES, kit_executable
+from conftest import run_cli as run
 
-from transformer_kit import __version__, cli
+from transformer_kit import __version__
 
 pytestmark = pytest.mark.usefixtures("isolated_environment")
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli.main, list(args), catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
-
-
-@pytest.fixture
-def fresh(tmp_path: Path) -> Path:
-    root = tmp_path / "learner"
-    code, out, _ = run("init", str(root))
-    assert code == 0, out
-    return root
 
 
 def test_version_and_help() -> None:

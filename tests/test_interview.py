@@ -16,10 +16,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-from conftest import EXERCISES, kit_executable
+from conftest import EXERCISES, kit_executable, run_cli
 
-from transformer_kit import cli, interview
+from transformer_kit import interview
 
 pytestmark = pytest.mark.usefixtures("isolated_environment")
 
@@ -55,9 +54,9 @@ def root(tmp_path: Path) -> Path:
 
 
 def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli.main, list(args), catch_exceptions=False)
-    assert "Traceback" not in result.stdout + result.stderr
-    return result.exit_code, result.stdout, result.stderr
+    code, out, err = run_cli(*args)
+    assert "Traceback" not in out + err
+    return code, out, err
 
 
 def kit(root: Path, *args: str) -> tuple[int, str, str]:

@@ -12,20 +12,15 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from conftest import EXERCISES, REPO, kit_executable, solution_source
+from conftest import run_cli as run
 
-from transformer_kit import bubblewrap, cli, isolation
+from transformer_kit import bubblewrap, isolation
 
 pytestmark = pytest.mark.usefixtures("isolated_environment")
 
 # attention without its 1/sqrt(d_k): fails many tests, each with a detailed message
 NO_SCALE = ("q @ np.swapaxes(k, -1, -2) / np.sqrt(d_k)", "q @ np.swapaxes(k, -1, -2)")
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli.main, list(args), catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
 
 
 def kit(*args: str, cwd: Path, **environment: str) -> subprocess.CompletedProcess[str]:
@@ -37,14 +32,6 @@ def kit(*args: str, cwd: Path, **environment: str) -> subprocess.CompletedProces
     return subprocess.run(
         [kit_executable(), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
     )
-
-
-@pytest.fixture
-def fresh(tmp_path: Path) -> Path:
-    root = tmp_path / "learner"
-    code, out, _ = run("init", str(root))
-    assert code == 0, out
-    return root
 
 
 def wrong_attention() -> str:

@@ -21,7 +21,13 @@ from typing import Any
 
 from transformer_kit.meta import Exercise
 from transformer_kit.results import ExerciseResult
-from transformer_kit.workspace import Progress, atomic_write, keep_backup, state_folder
+from transformer_kit.workspace import (
+    Progress,
+    atomic_write,
+    keep_backup,
+    real_folder,
+    state_folder,
+)
 
 FOLDER = "interview"  # inside .kit/: the attempts' files
 STORE = "interview.json"  # inside .kit/: the attempts
@@ -97,13 +103,7 @@ class Store:
 
 def folder(root: Path) -> Path:
     """Where the attempts' files are; a symbolic link there is refused, as for `.kit/`."""
-    path = state_folder(root) / FOLDER
-    if path.is_symlink():
-        raise NotADirectoryError(
-            f"{path} is a symbolic link: the kit keeps interview files only in a real folder "
-            f"there; remove the link (`rm {path}`) and run kit again"
-        )
-    return path
+    return real_folder(state_folder(root) / FOLDER, "interview files")
 
 
 def attempt_file(root: Path, name: str) -> Path:

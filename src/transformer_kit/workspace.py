@@ -51,10 +51,15 @@ def _enclosing(folder: Path) -> Path:
 def state_folder(root: Path) -> Path:
     """The workspace's `.kit/`; a symbolic link there (which would send the kit's writes
     elsewhere) is refused."""
-    folder = root / STATE
+    return real_folder(root / STATE, "its state")
+
+
+def real_folder(folder: Path, what: str) -> Path:
+    """`folder`, unless it is a symbolic link (NotADirectoryError, saying how to fix it): the
+    kit writes `what` only into a real folder."""
     if folder.is_symlink():
         raise NotADirectoryError(
-            f"{folder} is a symbolic link: the kit keeps its state only in a real folder there; "
+            f"{folder} is a symbolic link: the kit keeps {what} only in a real folder there; "
             f"remove the link (`rm {folder}`) and run kit again"
         )
     return folder
