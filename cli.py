@@ -15,6 +15,7 @@ import click
 
 from transformer_kit import __version__
 from transformer_kit.cli_errors import KitBroken
+from transformer_kit.cli_grade import grade
 from transformer_kit.cli_nbgrader import nbgrader
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ def main(context: click.Context, workspace: str | None) -> None:
       kit list                every exercise and your progress
       kit init DIR            make a new workspace with fresh stubs
       kit nbgrader export DIR the exercises as nbgrader source notebooks, for a course
+      kit grade FOLDER        grade a class's submissions (instructors)
 
     Your code runs in a separate, limited process: it cannot change a grade.
     """
@@ -326,6 +328,7 @@ def watch(context: click.Context, name: str | None, poll: bool, workspace: str |
 
 
 main.add_command(nbgrader)
+main.add_command(grade)
 
 if __name__ == "__main__":
     main()

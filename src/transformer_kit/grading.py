@@ -58,7 +58,7 @@ def check(
         graded = _run_graders(present, sandboxes, on_exercise)
     finally:
         sandbox.stop_all()  # also the workers of an interrupted check
-    results = tuple(graded.get(e.name) or _missing(e, workspace) for e in exercises)
+    results = tuple(graded.get(e.name) or _missing(e, files[e.name]) for e in exercises)
     return CheckResult(results, isolation=level)
 
 
@@ -100,15 +100,21 @@ def _environment(changes: dict[str, str | None]) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def _missing(exercise: Exercise, workspace: Path) -> ExerciseResult:
-    """An exercise whose file is not in the workspace: one failed test worth all its points."""
-    path = workspace / "exercises" / f"{exercise.name}.py"
+def _missing(exercise: Exercise, path: Path) -> ExerciseResult:
+    return ungraded(
+        exercise, f"{path} does not exist", f"run `kit reset {exercise.name}` to get a fresh stub"
+    )
+
+
+def ungraded(exercise: Exercise, summary: str, advice: str = "") -> ExerciseResult:
+    """An exercise that could not be graded (no file, say): one failed test worth all its
+    points, saying why (`summary`) and what to do (`advice`)."""
     test = TestResult(
         name="the exercise file exists",
         passed=False,
         score=0.0,
         max_score=exercise.points,
-        summary=f"{path} does not exist",
-        fields=(("", f"run `kit reset {exercise.name}` to get a fresh stub"),),
+        summary=summary,
+        fields=(("", advice),) if advice else (),
     )
     return ExerciseResult(exercise.name, exercise.title, exercise.points, (test,))

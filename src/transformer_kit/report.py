@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -171,3 +172,35 @@ def next_exercise(out: Console, exercise: Exercise, path: Path) -> None:
     out.print(
         f"Edit {path.name}, then `kit check {exercise.name}`; `kit hint {exercise.name}` helps."
     )
+
+
+def grade_summary(
+    out: Console, summary: dict[str, Any], graded: int, reused: int, folder: Path
+) -> None:
+    """`kit grade`'s closing table: per exercise the class's mean, median, passes and most
+    frequent likely mistake; then what was graded and where the files are."""
+    students = summary["students"]
+    table = Table(title=f"{students} submission{'s' if students != 1 else ''}",
+                  title_justify="left")  # fmt: skip
+    table.add_column("exercise", no_wrap=True)
+    table.add_column("mean", justify="right")
+    table.add_column("median", justify="right")
+    table.add_column("passed", justify="right", no_wrap=True)
+    table.add_column("most frequent likely mistake", ratio=1)
+    for name, entry in summary["exercises"].items():
+        mistakes = entry["likely_mistakes"]
+        top = f"{escape(mistakes[0]['line'])} ({mistakes[0]['count']})" if mistakes else "—"
+        table.add_row(
+            name,
+            f"{entry['mean']:g}/{entry['max_score']:g}",
+            f"{entry['median']:g}",
+            f"{entry['passed']} of {students}",
+            top,
+        )
+    out.print(table)
+    out.print(f"graded {graded}, unchanged since the last run {reused}")
+    if summary["failed"]:
+        names = ", ".join(summary["failed"])
+        out.print(f"[red]the kit could not grade {len(summary['failed'])}[/]: {escape(names)} "
+                  "(their results say why; run again to retry)")  # fmt: skip
+    out.print(f"wrote {folder / 'grades.csv'}, {folder / 'summary.json'}, {folder / 'results'}/")

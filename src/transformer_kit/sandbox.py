@@ -115,7 +115,7 @@ def spawn(name: str, path: Path, limits: Limits, level: str) -> Worker:
     else:
         prefix, scratch = [], Path(tempfile.mkdtemp(prefix=f"kit-{name}-"))
         home = str(scratch)
-    interrupt = {signal.SIGINT}
+    interrupt = {signal.SIGINT, signal.SIGTERM}
     signal.pthread_sigmask(signal.SIG_BLOCK, interrupt)  # Ctrl-C waits until it is registered
     try:
         process = subprocess.Popen(
@@ -181,7 +181,7 @@ def _apply_limits(limits: Limits) -> Any:
             value = value if hard == resource.RLIM_INFINITY else min(value, hard)
             resource.setrlimit(limit, (value, value))
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a full output file fails writes, no kill
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked around the spawn
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})  # see spawn
 
     return apply
 
@@ -296,6 +296,13 @@ def stop_all() -> None:
         stop(worker)
 
 
+def stop_everything() -> None:
+    """Stop every worker and kill anything else this process started: a grading process told
+    to stop in the middle of a check."""
+    stop_all()
+    _kill_everything_from(None)
+
+
 def stop(worker: Worker) -> None:
     """Kill the worker and everything it started; free its pipes and output file."""
     _live.pop(worker.process.pid, None)
@@ -310,10 +317,12 @@ def stop(worker: Worker) -> None:
         shutil.rmtree(worker.scratch, ignore_errors=True)
 
 
-def _kill_everything_from(session: int) -> None:
-    """SIGKILL the worker's session and every orphan reparented to us, until none is left."""
-    with contextlib.suppress(OSError):
-        os.killpg(session, signal.SIGKILL)
+def _kill_everything_from(session: int | None) -> None:
+    """SIGKILL the worker's session (if given) and every orphan reparented to us, until none
+    is left."""
+    if session is not None:
+        with contextlib.suppress(OSError):
+            os.killpg(session, signal.SIGKILL)
     if not sys.platform.startswith("linux"):
         return
     me = os.getpid()
@@ -322,7 +331,9 @@ def _kill_everything_from(session: int) -> None:
         doomed = {
             pid
             for pid, (ppid, sid, state) in table.items()
-            if state != "Z" and pid not in _live and (sid == session or ppid == me)
+            if state != "Z"
+            and pid not in _live
+            and (ppid == me or (session is not None and sid == session))
         }
         doomed |= _descendants(doomed, table)
         _reap_zombies(table, me)

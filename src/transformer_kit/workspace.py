@@ -95,7 +95,7 @@ def reset(root: Path, exercise: Exercise) -> Path | None:
             backup = folder / f"{exercise.name}-{stamp}-{counter}.py"
         shutil.copy2(path, backup)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(path, exercise.stub.read_bytes())
+    atomic_write(path, exercise.stub.read_bytes())
     return backup
 
 
@@ -136,7 +136,7 @@ class Progress:
             "exercises": {name: asdict(r) for name, r in sorted(self.records.items())},
         }
         state_folder(self.path.parent.parent).mkdir(exist_ok=True)
-        _atomic_write(self.path, (json.dumps(data, indent=2) + "\n").encode("utf-8"))
+        atomic_write(self.path, (json.dumps(data, indent=2) + "\n").encode("utf-8"))
 
 
 def load_progress(root: Path) -> Progress:
@@ -200,7 +200,7 @@ def remember_scores(progress: Progress, results: Iterable[Any]) -> None:
             record.passed_at = time.strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
     """Write via a temporary file in the same folder and rename: never a half-written file,
     even if the kit is killed mid-write. (No fsync: it costs a fifth of a second on some disks,
     and only a power cut between write and rename could then lose the newest progress.)"""

@@ -1,0 +1,374 @@
+"""The batch engine of `kit grade`: find a class's submissions, grade what changed through an
+executor (executors.py), write the results (cli.md "`kit grade`").
+
+A submission is read once, here, into bytes: symbolic links are never followed and every oddity
+of a real class's folders (a misnamed or nested file, a notebook, an empty folder) becomes a note
+for that student, never an error of the batch. Results are keyed by the submission's hash, the
+kit's version, the exercises and the isolation level, so a rerun grades only what changed.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import re
+import stat
+import statistics
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from transformer_kit import __version__
+from transformer_kit.executors import Executor, Task
+from transformer_kit.meta import Exercise
+from transformer_kit.workspace import atomic_write
+
+MAX_FILE_BYTES = 1024**2  # a source file larger than this is not graded
+MISTAKE = "likely mistake: "
+TOP_MISTAKES = 5  # most frequent "likely mistake" lines kept per exercise in summary.json
+SOURCES = (".py", ".ipynb")
+IGNORED = {"__MACOSX", "__pycache__", ".ipynb_checkpoints", ".kit", ".git"}
+COPY_SUFFIX = re.compile(r"^(?P<stem>.+?)(?:\s*\(\d+\)|[-_ ]copy|[-_ ]\d+|[-_ ]v\d+)$")
+
+
+class BatchError(Exception):
+    """The batch cannot start (a path that is not a folder, two students with one id)."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    student: str
+    files: Mapping[str, bytes]  # exercise name -> the bytes of its NAME.py
+    notes: tuple[str, ...] = ()
+
+    @property
+    def sha256(self) -> str:
+        """A hash of the files graded (names and contents)."""
+        digest = hashlib.sha256()
+        for name in sorted(self.files):
+            data = self.files[name]
+            digest.update(f"{name}\0{len(data)}\0".encode())
+            digest.update(data)
+        return digest.hexdigest()
+
+
+@dataclass
+class Outcome:
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)  # student -> document
+    graded: list[str] = field(default_factory=list)  # graded in this run
+    reused: list[str] = field(default_factory=list)  # unchanged since their result was written
+    failed: list[str] = field(default_factory=list)  # the kit could not grade them
+
+
+# ---------------------------------------------------------------- finding submissions
+
+
+def find_submissions(paths: Sequence[Path], names: Iterable[str], skip: Path) -> list[Submission]:
+    """The submissions in `paths` (cli.md's layouts), for the exercises `names`; `skip` (the
+    output folder) is never taken for a student."""
+    known = set(names)
+    folders: list[Path] = []
+    for path in paths:
+        if path.is_symlink() or not path.is_dir():
+            raise BatchError(f"{path} is not a folder: give one folder per student, or a folder "
+                             "of such folders")  # fmt: skip
+        folders += _student_folders(path, known, skip.resolve())
+    submissions = [read_submission(folder, known) for folder in folders]
+    seen: dict[str, Path] = {}
+    for folder, submission in zip(folders, submissions, strict=True):
+        if submission.student in seen:
+            raise BatchError(
+                f"two submissions have the student id {submission.student!r}: "
+                f"{seen[submission.student]} and {folder}; rename one folder"
+            )
+        seen[submission.student] = folder
+    return sorted(submissions, key=lambda s: s.student)
+
+
+def _student_folders(path: Path, known: set[str], skip: Path) -> list[Path]:
+    """`path` itself when it holds a submission, else every folder inside it (a class)."""
+    entries = _entries(path)
+    inside = [e for e in entries if e.is_dir() and not e.is_symlink()]
+    if inside and len(inside) == len(entries) and not _has_exercises(path, known):
+        return [e for e in inside if e.resolve() != skip]
+    return [path]
+
+
+def _entries(folder: Path) -> list[Path]:
+    """The entries of `folder` a student made (no hidden files, no tool folders), sorted."""
+    return sorted(
+        e for e in folder.iterdir() if e.name not in IGNORED and not e.name.startswith(".")
+    )
+
+
+def _has_exercises(folder: Path, known: set[str]) -> bool:
+    return (folder / "exercises").is_dir() or any(
+        (folder / f"{name}.py").exists() or (folder / f"{name}.py").is_symlink() for name in known
+    )
+
+
+def read_submission(folder: Path, known: set[str]) -> Submission:
+    """One student's folder: its exercise files (at its top, in exercises/, or in the one folder
+    it holds) and notes on everything odd about it."""
+    student = folder.resolve().name
+    notes: list[str] = []
+    base = folder
+    if not _has_exercises(folder, known):
+        inner = [e for e in _entries(folder) if e.is_dir() and not e.is_symlink()]
+        nested = [e for e in inner if _has_exercises(e, known)]
+        if len(nested) == 1:
+            base = nested[0]
+            notes.append(f"graded the files in {base.relative_to(folder)}/")
+    places = [base / "exercises", base] if (base / "exercises").is_dir() else [base]
+    entries = [e for place in places for e in _entries(place) if e.suffix.lower() in SOURCES]
+    files: dict[str, bytes] = {}
+    for entry in entries:
+        if entry.suffix == ".py" and entry.stem in known:
+            _read_exercise(entry, folder, files, notes)
+    for entry in entries:
+        if not (entry.suffix == ".py" and entry.stem in known):
+            _note_misnamed(entry, folder, known, files, notes)
+    if not files and not notes:
+        notes.append("the submission holds no exercise file (NAME.py)")
+    return Submission(student, files, tuple(notes))
+
+
+def _read_exercise(entry: Path, folder: Path, files: dict[str, bytes], notes: list[str]) -> None:
+    shown = entry.relative_to(folder)
+    if entry.stem in files:
+        notes.append(f"{shown} was not graded: the {entry.stem}.py in exercises/ was")
+        return
+    data, problem = _read_regular_file(entry)
+    if problem:
+        notes.append(f"{shown} was not graded: {problem}")
+        return
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        notes.append(f"{shown} is not UTF-8 text, so Python cannot import it: save it as UTF-8")
+    files[entry.stem] = data
+
+
+def _note_misnamed(
+    entry: Path, folder: Path, known: set[str], files: dict[str, bytes], notes: list[str]
+) -> None:
+    """A note on a file that looks like an exercise's but is not named NAME.py."""
+    meant = _known_as(entry.stem, known)
+    if meant is None:
+        return
+    shown = entry.relative_to(folder)
+    if entry.suffix.lower() == ".ipynb":
+        notes.append(
+            f"{shown} is a notebook, which was not graded: submit {meant}.py (in Jupyter: "
+            "File > Save and Export Notebook As > Executable Script)"
+        )
+    elif meant in files:
+        notes.append(f"{shown} was not graded: {meant}.py was")
+    else:
+        notes.append(f"{shown} was not graded: name it {meant}.py")
+
+
+def _known_as(stem: str, known: set[str]) -> str | None:
+    """The exercise a misnamed file most likely is (`attention (1)`, `Attention`, `attention-2`)."""
+    candidates = {stem, stem.lower(), stem.strip()}
+    match = COPY_SUFFIX.match(stem)
+    if match:
+        candidates |= {match["stem"], match["stem"].lower().strip()}
+    found = sorted(c for c in candidates if c in known)
+    return found[0] if found else None
+
+
+def _read_regular_file(path: Path) -> tuple[bytes, str]:
+    """The bytes of a regular file, never through a symbolic link; or a problem."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as error:
+        if path.is_symlink():
+            return b"", "it is a symbolic link, which the kit does not follow"
+        return b"", f"it cannot be read ({error.strerror})"
+    with os.fdopen(fd, "rb") as stream:
+        info = os.fstat(stream.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            return b"", "it is not a regular file"
+        if info.st_size > MAX_FILE_BYTES:
+            return b"", f"it is larger than {MAX_FILE_BYTES // 1024**2} MiB"
+        return stream.read(MAX_FILE_BYTES + 1), ""
+
+
+def exercises_submitted(submissions: Iterable[Submission]) -> set[str]:
+    """The exercises any submission has a file for (the default selection)."""
+    return {name for submission in submissions for name in submission.files}
+
+
+# ---------------------------------------------------------------- grading
+
+
+def grade(
+    submissions: Sequence[Submission],
+    exercises: Sequence[Exercise],
+    out: Path,
+    executor: Executor,
+    level: str,
+    force: bool = False,
+    on_result: Callable[[str, dict[str, Any], bool], None] | None = None,
+) -> Outcome:
+    """Grade `submissions` through `executor`, writing each result as it comes (so an interrupted
+    run keeps them), then the CSV and summary. `on_result(student, document, reused)` is called
+    for each submission as its result is known."""
+    results_folder = out / "results"
+    results_folder.mkdir(parents=True, exist_ok=True)
+    names = tuple(e.name for e in exercises)
+    outcome = Outcome()
+    tasks = []
+    for submission in submissions:
+        previous = None if force else _previous(results_folder, submission, names, level)
+        if previous is not None:
+            outcome.results[submission.student] = previous
+            outcome.reused.append(submission.student)
+            if on_result:
+                on_result(submission.student, previous, True)
+        else:
+            files = {name: data for name, data in submission.files.items() if name in names}
+            tasks.append(Task(submission.student, files, names, level))
+    by_student = {s.student: s for s in submissions}
+    try:
+        for task, document in executor.run(tasks):
+            submission = by_student[task.student]
+            document = _stamped(document, submission)
+            atomic_write(_result_path(results_folder, task.student), _json(document))
+            outcome.results[task.student] = document
+            outcome.graded.append(task.student)
+            if on_result:
+                on_result(task.student, document, False)
+    finally:
+        executor.close()
+    outcome.failed = sorted(s for s, d in outcome.results.items() if "error" in d)
+    _write_tables(out, outcome.results, exercises, level)
+    return outcome
+
+
+def _stamped(document: dict[str, Any], submission: Submission) -> dict[str, Any]:
+    return {
+        **document,
+        "student": submission.student,
+        "submission_sha256": submission.sha256,
+        "notes": list(submission.notes),
+    }
+
+
+def _result_path(folder: Path, student: str) -> Path:
+    return folder / f"{student}.json"
+
+
+def _previous(
+    folder: Path, submission: Submission, names: tuple[str, ...], level: str
+) -> dict[str, Any] | None:
+    """The stored result of this very submission, when nothing that decides it changed."""
+    try:
+        document = json.loads(_result_path(folder, submission.student).read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(document, dict) or "error" in document:
+        return None
+    unchanged = (
+        document.get("submission_sha256") == submission.sha256
+        and document.get("kit_version") == __version__
+        and document.get("isolation") == level
+        and document.get("notes") == list(submission.notes)
+        and tuple(e.get("name") for e in document.get("exercises", ())) == names
+    )
+    return document if unchanged else None
+
+
+def _json(document: Any) -> bytes:
+    return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+# ---------------------------------------------------------------- the class's tables
+
+
+def _write_tables(
+    out: Path, results: Mapping[str, dict[str, Any]], exercises: Sequence[Exercise], level: str
+) -> None:
+    atomic_write(out / "grades.csv", grades_csv(results, exercises).encode("utf-8"))
+    atomic_write(out / "summary.json", _json(summary(results, exercises, level)))
+
+
+def _scores(document: Mapping[str, Any]) -> dict[str, float]:
+    return {e["name"]: e["score"] for e in document.get("exercises", ())}
+
+
+def points(value: float) -> str:
+    """A score as the CSV writes it: exact to 4 decimals, no float noise."""
+    return f"{round(value, 4):g}"
+
+
+def grades_csv(results: Mapping[str, dict[str, Any]], exercises: Sequence[Exercise]) -> str:
+    """grades.csv: student, score, max_score, then one column per exercise; sorted by student."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["student", "score", "max_score", *(e.name for e in exercises)])
+    for student in sorted(results):
+        document = results[student]
+        scores = _scores(document)
+        writer.writerow([
+            student,
+            points(document["score"]),
+            points(document["max_score"]),
+            *(points(scores.get(e.name, 0.0)) for e in exercises),
+        ])  # fmt: skip
+    return buffer.getvalue()
+
+
+def summary(
+    results: Mapping[str, dict[str, Any]], exercises: Sequence[Exercise], level: str
+) -> dict[str, Any]:
+    """summary.json: per exercise the mean, median, passes and the class's most frequent
+    "likely mistake" lines; every student's totals."""
+    documents = [results[s] for s in sorted(results)]
+    per_exercise = {}
+    for exercise in exercises:
+        entries = [
+            e for d in documents for e in d.get("exercises", ()) if e["name"] == exercise.name
+        ]
+        scores = [e["score"] for e in entries]
+        mistakes: Counter[str] = Counter()
+        for entry in entries:
+            mistakes.update(_mistakes(entry))
+        per_exercise[exercise.name] = {
+            "title": exercise.title,
+            "max_score": exercise.points,
+            "mean": round(statistics.fmean(scores), 4) if scores else 0.0,
+            "median": round(statistics.median(scores), 4) if scores else 0.0,
+            "passed": sum(bool(e["passed"]) for e in entries),
+            "likely_mistakes": [
+                {"line": line, "count": count} for line, count in mistakes.most_common(TOP_MISTAKES)
+            ],
+        }
+    return {
+        "kit_version": __version__,
+        "isolation": level,
+        "students": len(documents),
+        "failed": [d["student"] for d in documents if "error" in d],
+        "max_score": round(sum(e.points for e in exercises), 6),
+        "exercises": per_exercise,
+        "totals": [
+            {"student": d["student"], "score": d["score"], "max_score": d["max_score"]}
+            for d in documents
+        ],
+    }
+
+
+def _mistakes(exercise_entry: Mapping[str, Any]) -> set[str]:
+    """The distinct "likely mistake" lines of one student's exercise (counted once per student)."""
+    found = set()
+    for test in exercise_entry.get("tests", ()):
+        for line in test.get("message", "").splitlines():
+            if line.startswith(MISTAKE):
+                found.add(line[len(MISTAKE) :].strip())
+    return found
