@@ -712,19 +712,38 @@ def _kit_module(name, source, **names):
 
 
 def _runtime_modules() -> list[str]:
-    """A `_kit_module` line per inlined kit module, its kit imports bound to the ones before."""
-    lines = []
+    """A `_kit_module` line per inlined kit module, its kit imports bound to the ones before;
+    then the names its functions import from the kit (a cycle broken by a local import), bound
+    once every module is there."""
+    lines, late = [], []
     for module, variable in RUNTIME.items():
         spec = importlib.util.find_spec(module)
         if spec is None or spec.origin is None:
             raise ExportError(f"the kit's module {module} is missing")
-        parts = chunks(Path(spec.origin).read_text(encoding="utf-8"))
+        source, nested = _without_nested_imports(Path(spec.origin).read_text(encoding="utf-8"))
+        parts = chunks(source)
         text, names = without_runtime_imports(parts, parts)
         bound = "".join(f", {name}={value}" for name, value in names.items())
         lines.append(
             f"{variable} = _kit_module({module.split('.')[-1]!r}, {_literal(text)}{bound})"
         )
-    return lines
+        late += [f"{variable}.{name} = {value}" for name, value in nested.items()]
+    return lines + late
+
+
+def _without_nested_imports(source: str) -> tuple[str, dict[str, str]]:
+    """The source without the imports of inlined kit modules inside its functions, and the
+    names they bound (which the module's globals then provide)."""
+    tree = ast.parse(source)
+    top = {id(node) for node in tree.body}
+    lines = source.splitlines(keepends=True)
+    names = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and id(node) not in top and node.module in RUNTIME:
+            names |= {(a.asname or a.name): f"{RUNTIME[node.module]}.{a.name}" for a in node.names}
+            for index in range(node.lineno - 1, node.end_lineno or node.lineno):
+                lines[index] = ""
+    return "".join(lines), names
 
 
 def _load(kind: str, alias: str | None, text: str, names: dict[str, str] | None = None) -> str:

@@ -307,11 +307,21 @@ def cell_scores(
             scores[grade_id] = (0.0, "this test cell is missing from your notebook")
             continue
         message = "" if result["passed"] else _shown(result.get("message", ""), test.visible)
-        scores[grade_id] = (float(result["score"]), message)
+        scores[grade_id] = (_share(notebook.cells[grade_id], result), message)
     for grade_id, cell in notebook.cells.items():
         if cell.points is not None and grade_id not in scores:
             scores[grade_id] = (0.0, "")  # the grader setup cell, worth 0
     return scores
+
+
+def _share(cell: _SourceCell, result: Mapping[str, Any]) -> float:
+    """The test's score on the cell's own points (the JSON rounds scores to a few digits, so a
+    passed test gets exactly its cell's points and the cells add up to the notebook's)."""
+    points = cell.points or 0.0
+    if result["passed"]:
+        return points
+    maximum = float(result["max_score"])
+    return points * float(result["score"]) / maximum if maximum > 0 else 0.0
 
 
 def _shown(message: str, visible: bool) -> str:
