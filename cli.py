@@ -50,6 +50,7 @@ def main(context: click.Context, workspace: str | None) -> None:
       kit list                every exercise and your progress
       kit init DIR            make a new workspace with fresh stubs
       kit nbgrader export DIR the exercises as nbgrader source notebooks, for a course
+      kit nbgrader autograde DIR ID   grade a course's submitted notebooks, sandboxed
       kit grade FOLDER        grade a class's submissions (instructors)
 
     Your code runs in a separate, limited process: it cannot change a grade.
