@@ -249,6 +249,23 @@ def test_generate_feedback_works_after_the_kit(course: Course) -> None:
     assert "likely mistake" in wrong
 
 
+def test_autograde_usage_errors_say_what_to_do(course: Course, tmp_path: Path) -> None:
+    bare = tmp_path / "bare"
+    (bare / "submitted" / "someone" / ASSIGNMENT).mkdir(parents=True)
+    (course.root / "submitted" / "reference" / "ps9").mkdir()
+    cases = [
+        ([str(tmp_path / "missing"), ASSIGNMENT], "is not a folder"),
+        ([str(bare), ASSIGNMENT], "has no gradebook"),
+        ([str(course.root), ASSIGNMENT, "--student", "nobody"], f"of '{ASSIGNMENT}' for nobody"),
+        ([str(course.root), "ps2"], "no submissions of 'ps2'"),
+        ([str(course.root), "ps9"], "no assignment 'ps9': run `nbgrader generate_assignment ps9`"),
+    ]
+    for args, phrase in cases:
+        result = CliRunner().invoke(nbgrader, ["autograde", *args])
+        assert result.exit_code == 2 and phrase in result.output, result.output
+    assert not (bare / "gradebook.db").exists()
+
+
 # --- a released notebook without the kit ---------------------------------------------------------
 
 DRIVER = r"""

@@ -153,7 +153,7 @@ def autograde(
         raise click.UsageError(f"grading nbgrader submissions needs nbgrader: {INSTALL}")
     from transformer_kit import executors
     from transformer_kit.classroom import nbgrader_grading as grading
-    from transformer_kit.classroom.nbgrader_export import CourseError
+    from transformer_kit.classroom.nbgrader_export import CourseError, ExportError
     from transformer_kit.cli_grade import _default_jobs, _level
 
     level = _level(allow_basic_isolation)
@@ -165,6 +165,8 @@ def autograde(
         graded, others = grading.autograde(course, assignment, chosen, exercises, executor, level)
     except CourseError as error:
         raise click.UsageError(str(error)) from None
+    except ExportError as error:
+        raise KitBroken(f"the kit's graders cannot be read: {error}") from None
     except OSError as error:
         raise click.ClickException(f"cannot write the grades of {course_dir}: {error}") from None
     for name in others:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from transformer_kit import meta
 from transformer_kit.classroom.nbgrader_export import (
+    CONFIG_FILE,
     CourseError,
     GradedTest,
     graded_tests,
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
     from transformer_kit.batch import Submission
     from transformer_kit.executors import Executor
 
-CONFIG_FILE = "nbgrader_config.py"
 SQLITE = "sqlite:///"
 RESULTS_FOLDER = "kit_grades"  # COURSE_DIR/kit_grades/<assignment>/: the batch engine's files
 
@@ -75,7 +75,7 @@ class Expected:
     exercise: meta.Exercise
     imports: str  # the locked imports cell, as recorded (a learner's copy is not used)
     solutions: tuple[str, ...]  # grade_ids of the solution cells, in the notebook's order
-    cells: dict[str, Any]  # grade_id -> nbgrader's record of the cell (its source cell)
+    cells: dict[str, _SourceCell]  # grade_id -> nbgrader's record of the cell
     tests: tuple[GradedTest, ...]
 
     @property
