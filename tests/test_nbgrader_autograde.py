@@ -9,12 +9,14 @@ attention (three visible tests, parametrized hidden ones).
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import os
 import subprocess
 import sys
 import sysconfig
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,7 +92,7 @@ def submissions(release: dict[str, Any], source: dict[str, Any], name: str) -> d
 
 def tampered(release: dict[str, Any], source: dict[str, Any]) -> dict[str, Any]:
     """The reference with its first solution cell deleted, its other solution cells in reverse
-    order, and one test cell renamed."""
+    order, one test cell renamed, and a code cell of the learner's own."""
     notebook = with_solutions(release, reference_cells(source))
     cells = notebook["cells"]
     solutions = [i for i, c in enumerate(cells) if kind(c) == "solution"]
@@ -100,6 +102,9 @@ def tampered(release: dict[str, Any], source: dict[str, Any]) -> dict[str, Any]:
     test = next(c for c in cells if kind(c) == "test")
     test["metadata"]["nbgrader"]["grade_id"] += "-renamed"
     del cells[first]
+    unmarked = {"nbgrader": {"grade": False, "solution": False, "locked": False}}  # no grade_id
+    helper = {**copy.deepcopy(cells[first]), "id": "learners-own", "metadata": unmarked}
+    cells.insert(first, helper | {"source": "HELPER = 1\n"})
     return notebook
 
 
@@ -140,7 +145,10 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Course]:
     (folder / "submitted" / "reference" / ASSIGNMENT / "timestamp.txt").write_text(
         "2026-01-05 10:00:00 UTC"
     )
+    started = time.perf_counter()
     graded = kit("autograde", str(folder), ASSIGNMENT, "-j", "2", cwd=root, env=env)
+    seconds = time.perf_counter() - started
+    print(f"\nkit nbgrader autograde: {len(modules)} students in {seconds:.1f} s (shown with -s)")
     yield Course(folder, env, release, modules, graded)
 
 
@@ -219,6 +227,7 @@ def test_a_tampered_notebook_gets_notes_and_zero_for_what_is_missing(
         assert f"{name}.ipynb: a cell has the unknown grade_id '{name}-" in out
         assert f"{name}.ipynb: 1 test cell(s) are missing" in out
         assert f"{name}.ipynb: the solution cells were reordered" in out
+        assert f"{name}.ipynb: 1 code cell(s) outside the solution cells are not graded" in out
     gradebook = read_gradebook(course.root, ["tampered"])["tampered"]
     document = kit_scores(tmp_path, "tampered", course.modules["tampered"])
     tests = classroom.graded_tests(CHOSEN)

@@ -259,9 +259,11 @@ def _code(node: Any, notebook: Expected) -> tuple[str, frozenset[str], list[str]
     """The module the kit grades, the grade_ids present, and notes on what was not as released."""
     present: dict[str, Any] = {}
     notes = []
+    loose = 0
     for cell in node.get("cells", []):
         grade_id = _grade_id(cell)
         if grade_id is None:
+            loose += cell.get("cell_type") == "code" and bool(_text(cell.get("source", "")).strip())
             continue
         if grade_id not in notebook.cells:
             notes.append(f"a cell has the unknown grade_id '{grade_id}' (renamed?): not graded")
@@ -280,6 +282,11 @@ def _code(node: Any, notebook: Expected) -> tuple[str, frozenset[str], list[str]
             )
             continue
         parts.append(_text(cell.get("source", "")))
+    if loose:
+        notes.append(
+            f"{loose} code cell(s) outside the solution cells are not graded: put your code, "
+            "helpers too, in the solution cells"
+        )
     order = [g for g in present if g in notebook.solutions]
     if order != [g for g in notebook.solutions if g in present]:
         notes.append("the solution cells were reordered: they are graded in the exercise's order")
