@@ -16,6 +16,8 @@ import click
 from transformer_kit import __version__
 from transformer_kit.cli_errors import KitBroken
 from transformer_kit.cli_grade import grade
+from transformer_kit.cli_gradescope import gradescope
+from transformer_kit.cli_interview import interview
 from transformer_kit.cli_nbgrader import nbgrader
 
 if TYPE_CHECKING:
@@ -27,7 +29,7 @@ workspace_option = click.option(
     "-w",
     metavar="DIR",
     help="The workspace folder (the one holding exercises/). Default: $KIT_WORKSPACE, else the "
-    "current folder.",
+    "current folder or the nearest folder above it that holds exercises/.",
 )
 
 
@@ -49,13 +51,25 @@ def main(context: click.Context, workspace: str | None) -> None:
       kit reset attention     restore the stub (your file is kept as a backup)
       kit list                every exercise and your progress
       kit init DIR            make a new workspace with fresh stubs
+      kit interview [NAME]    a timed mock interview from a fresh stub, without hints
       kit nbgrader export DIR the exercises as nbgrader source notebooks, for a course
       kit nbgrader autograde DIR ID   grade a course's submitted notebooks, sandboxed
       kit grade FOLDER        grade a class's submissions (instructors)
+      kit gradescope build    a Gradescope autograder zip, for a course
 
     Your code runs in a separate, limited process: it cannot change a grade.
     """
+    _replace_what_the_terminal_cannot_show()
     context.obj = workspace
+
+
+def _replace_what_the_terminal_cannot_show() -> None:
+    """An output encoding without ✓ or █ (PYTHONIOENCODING=ascii, LANG=C) gets `?` for them,
+    not a UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="replace")
 
 
 def _workspace_root(context: click.Context, option: str | None) -> Path:
@@ -112,29 +126,38 @@ def _progress(root: Path) -> Progress:
 def list_command(context: click.Context, workspace: str | None) -> None:
     """Every exercise with its title, topic and your status."""
     from transformer_kit import report
+    from transformer_kit.cli_interview import best_times
     from transformer_kit.workspace import is_fresh
 
     root = _workspace_root(context, workspace)
     exercises = _catalogue()
     progress = _progress(root)
     fresh = {e.name for e in exercises if is_fresh(root, e)}
-    report.exercise_list(report.console(), exercises, progress.records, fresh)
+    interviews = best_times(root)
+    report.exercise_list(report.console(), exercises, progress.records, fresh, interviews)
 
 
 @main.command()
 @click.argument("names", nargs=-1, metavar="[NAME]...")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON document to stdout instead of the report.")  # fmt: skip
+@click.option("--show-output", is_flag=True,
+              help="Show what your code printed, under each test (its first lines).")  # fmt: skip
+@click.option("--details", "all_details", is_flag=True,
+              help="Show every failure in full (by default only the first 3 of each exercise "
+              "are; the others get one line).")  # fmt: skip
 @workspace_option
 @click.pass_context
-def check(context: click.Context, names: tuple[str, ...], as_json: bool,
-          workspace: str | None) -> None:  # fmt: skip
+def check(context: click.Context, names: tuple[str, ...], as_json: bool, show_output: bool,
+          all_details: bool, workspace: str | None) -> None:  # fmt: skip
     """Grade the named exercises (all when none is named).
 
+    A NAME is an exercise's name or any unambiguous prefix of it, in any case (att, Attention).
     Your code runs in a sandboxed worker: full isolation (bubblewrap) where `bwrap` works, else
     basic, which the report then says. KIT_ISOLATION=full or =basic chooses.
 
-    Exit status: 0 when every test passed, 1 when any failed, 2 on a usage error.
+    Exit status: 0 when every test passed, 1 when any failed, 2 on a usage error, 3 when the
+    kit's own installation is broken (reinstall it).
     """
     root = _workspace_root(context, workspace)
     exercises = _select(names)
@@ -148,7 +171,8 @@ def check(context: click.Context, names: tuple[str, ...], as_json: bool,
     else:
         from transformer_kit import report
 
-        report.check_report(report.console(), result)
+        out = report.console()
+        report.check_report(out, result, show_output=show_output, all_details=all_details)
     context.exit(0 if result.passed else 1)
 
 
@@ -201,9 +225,11 @@ def _save_progress(root: Path, results: Sequence[Any]) -> None:
 def hint(context: click.Context, name: str, show_all: bool, workspace: str | None) -> None:
     """The next hint for an exercise (three per exercise, from a nudge to nearly the answer)."""
     from transformer_kit import report
+    from transformer_kit.cli_interview import refuse_during_attempt
 
     root = _workspace_root(context, workspace)
     (exercise,) = _select([name], everything_when_empty=False)
+    refuse_during_attempt(root, exercise, "hints")
     progress = _progress(root)
     record = progress.record(exercise.name)
     shown = min(record.hints_shown, len(exercise.hints))
@@ -212,7 +238,10 @@ def hint(context: click.Context, name: str, show_all: bool, workspace: str | Non
     report.hints(report.console(), exercise, sorted(set(indices)))
     record.hints_shown = max(record.hints_shown, following + 1)
     for warning in progress.save_or_warn():
-        _warn(warning)
+        _warn(
+            f"{warning}\nso the kit could not record that you saw hint {following + 1}: the next "
+            f"`kit hint {exercise.name}` shows it again (make the workspace writable to go on)"
+        )
 
 
 @main.command("next")
@@ -242,9 +271,11 @@ def next_command(context: click.Context, workspace: str | None) -> None:
 def solution(context: click.Context, name: str, force: bool, workspace: str | None) -> None:
     """The reference solution of NAME, once your code has passed it."""
     from transformer_kit import report
+    from transformer_kit.cli_interview import refuse_during_attempt
 
     root = _workspace_root(context, workspace)
     (exercise,) = _select([name], everything_when_empty=False)
+    refuse_during_attempt(root, exercise, "solution")
     progress = _progress(root)
     if exercise.name not in progress.passed():
         if not force and not sys.stdin.isatty():
@@ -270,8 +301,9 @@ def init(directory: Path) -> None:
         raise click.UsageError(str(error)) from None
     except OSError as error:
         raise click.UsageError(f"cannot create a workspace in {directory}: {error}") from None
+    first = _catalogue()[0].name
     click.echo(f"Made a workspace in {directory.resolve()} with {len(written)} exercises.")
-    click.echo(f"Next: cd {directory} && kit next")
+    click.echo(f"In it, `kit next` shows the first one, {first}; `kit check {first}` grades it.")
 
 
 @main.command()
@@ -282,6 +314,7 @@ def init(directory: Path) -> None:
 def reset(context: click.Context, names: tuple[str, ...], reset_all: bool,
           workspace: str | None) -> None:  # fmt: skip
     """Restore the stub of NAME; your file is kept in .kit/backups/ first."""
+    from transformer_kit.workspace import WorkspaceError
     from transformer_kit.workspace import reset as restore
 
     if not names and not reset_all:
@@ -292,6 +325,8 @@ def reset(context: click.Context, names: tuple[str, ...], reset_all: bool,
     for exercise in _select(names):
         try:
             backup = restore(root, exercise)
+        except WorkspaceError as error:
+            raise click.ClickException(str(error)) from None
         except OSError as error:
             raise click.ClickException(
                 f"{exercise.name}: the stub could not be restored ({error}); your file is unchanged"
@@ -312,17 +347,25 @@ def reset(context: click.Context, names: tuple[str, ...], reset_all: bool,
 def watch(context: click.Context, name: str | None, poll: bool, workspace: str | None) -> None:
     """Re-check NAME each time you save it; with no NAME, follow your first unfinished exercise.
 
-    The report is redrawn after every save. Ctrl-C stops watching.
+    The report is redrawn after every save. With no NAME, saving any other exercise checks that
+    one. Ctrl-C stops watching. While an interview attempt runs (`kit interview`), its file is
+    watched instead, without ending the attempt.
     """
     from transformer_kit import report
+    from transformer_kit.cli_interview import watched_attempt
     from transformer_kit.grading import GraderError
     from transformer_kit.watch import watch_loop
 
     root = _workspace_root(context, workspace)
     exercises = _select([name] if name else [])
     _isolation_level()  # a bad KIT_ISOLATION stops here, not at the first save
+    attempt = watched_attempt(root, exercises[0] if name else None)
+    folder = None
+    if attempt is not None:  # a running interview: its file, not exercises/
+        exercises, folder = [attempt[0]], attempt[1]
+    follow = name is None and attempt is None
     try:
-        status = watch_loop(root, exercises, follow=name is None, poll=poll, out=report.console())
+        status = watch_loop(root, exercises, follow, poll, report.console(), folder=folder)
     except GraderError as error:
         _internal_error(f"the kit's graders could not run:\n{error}")
     context.exit(status)
@@ -330,6 +373,8 @@ def watch(context: click.Context, name: str | None, poll: bool, workspace: str |
 
 main.add_command(nbgrader)
 main.add_command(grade)
+main.add_command(workspace_option(interview))
+main.add_command(gradescope)
 
 if __name__ == "__main__":
     main()

@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 
 from transformer_kit.compare import (
+    ATOL,
+    RTOL,
     Mismatch,
     as_array,
     assert_close,
@@ -27,6 +29,7 @@ from transformer_kit.compare import (
 )
 from transformer_kit.graders.fixtures import attention as fixtures
 from transformer_kit.solutions import attention as reference
+from transformer_kit.student import StudentFailed, StudentRaised
 
 # ----------------------------------------------------------------------------------------------
 # The classic mistakes, by name (the names are what the learner reads after "likely mistake:").
@@ -52,6 +55,11 @@ FILL_ZERO = (
 )
 EARLY_WEIGHTS = (
     "the weights are returned from before masking: return the weights after the mask is applied"
+)
+HEAD_AXIS_ADDED = (
+    "a head axis added to the mask inside the function (mask[:, None] or mask.unsqueeze(1), "
+    "annotated-transformer's (B, 1, S) convention): this kit passes a mask that already "
+    "broadcasts to (B, num_heads, L, S), True = may attend; hand it to the attention unchanged"
 )
 SCORES_AS_WEIGHTS = "the scores are returned instead of the softmax weights"
 SWAPPED = "(weights, output) returned in the wrong order: return (output, weights)"
@@ -708,12 +716,54 @@ def _check_mha(
     if context is not None:
         kwargs["context"] = context
     call = _mha_call(args[0], num_heads, seed, mask=mask_text, context=context)
-    assert_close(
-        student.multi_head_attention(*args, num_heads, **kwargs),
-        reference.multi_head_attention(*args, num_heads, **kwargs),
+    expected = reference.multi_head_attention(*args, num_heads, **kwargs)
+    try:
+        assert_close(
+            student.multi_head_attention(*args, num_heads, **kwargs),
+            expected,
+            call=call,
+            mistakes=_mha_mistakes(args, num_heads, mask, context),
+        )
+    except (Mismatch, StudentRaised) as failure:
+        _name_head_axis(student, failure, args, num_heads, mask, context, expected, call)
+        raise
+
+
+def _name_head_axis(
+    student: Any,
+    failure: Mismatch | StudentRaised,
+    args: tuple[np.ndarray, ...],
+    num_heads: int,
+    mask: np.ndarray | None,
+    context: np.ndarray | None,
+    expected: np.ndarray,
+    call: str,
+) -> None:
+    """Raise HEAD_AXIS_ADDED when the learner's function, which failed with `mask`, gives the
+    right result for the same mask without its head axis, (B, L, S): the function adds one."""
+    if mask is None or isinstance(failure, StudentFailed) or getattr(failure, "not_implemented", 0):
+        return
+    batch, seq_len = args[0].shape[:2]
+    src_len = seq_len if context is None else context.shape[1]
+    full = np.broadcast_to(mask, (batch, num_heads, seq_len, src_len))
+    if not (full == full[:, :1]).all():
+        return  # a mask that differs between heads has no (B, L, S) form
+    kwargs: dict[str, Any] = {"mask": np.ascontiguousarray(full[:, 0])}  # (B, L, S)
+    if context is not None:
+        kwargs["context"] = context
+    try:
+        got = as_array(student.multi_head_attention(*args, num_heads, **kwargs), call=call)
+    except (Mismatch, StudentRaised):
+        return
+    if got.shape != expected.shape or not np.allclose(got, expected, rtol=RTOL, atol=ATOL):
+        return
+    raise Mismatch(
+        f"multi_head_attention fails with a mask of shape {mask.shape}, and is right when the "
+        f"same mask comes as (B, L, S) = {kwargs['mask'].shape}",
         call=call,
-        mistakes=_mha_mistakes(args, num_heads, mask, context),
-    )
+        got=failure.summary,
+        diagnosis=HEAD_AXIS_ADDED,
+    ) from None
 
 
 @pytest.mark.weight(4)
@@ -785,7 +835,12 @@ def test_mha_no_future_leakage(student: Any) -> None:
     args, _ = _mha_inputs(seed, 2, seq_len, 8)
     mask = reference.causal_mask(seq_len)
     call = _mha_call(args[0], num_heads, seed, mask=f"causal_mask({seq_len})")
-    base = as_array(student.multi_head_attention(*args, num_heads, mask=mask), call=call)
+    try:
+        base = as_array(student.multi_head_attention(*args, num_heads, mask=mask), call=call)
+    except (Mismatch, StudentRaised) as failure:
+        expected = reference.multi_head_attention(*args, num_heads, mask=mask)
+        _name_head_axis(student, failure, args, num_heads, mask, None, expected, call)
+        raise
     assert_shape(base, args[0].shape, call=call)
     rng = np.random.default_rng(seed + 1)
     for last in (0, 2, 4):

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from transformer_kit.compare import ATOL, RTOL, Mismatch, assert_close, describe
+from transformer_kit.compare import ATOL, RTOL, Mismatch, assert_close, describe, two_at_once
 from transformer_kit.graders.fixtures import beam_search as fixtures
 from transformer_kit.solutions import beam_search as reference
 from transformer_kit.student import StudentRaised
@@ -124,32 +124,80 @@ GREEDY_MISTAKES = {
     "max_len-1": "one token too few: generate up to max_len tokens after bos_id",
 }
 
-BEAM_MISTAKES = {
-    "budget": "finished hypotheses did not shrink the beam: keep only the "
-    "(beam_width - len(finished)) best expansions at each step",
-    "no_penalty": "the length penalty is not applied: normalized score = "
-    "score / generated_length ** length_penalty",
-    "counts_bos": "generated_length counted bos_id: count only the tokens after bos_id "
-    "(eos_id included)",
-    "length_without_eos": "generated_length left out eos_id: count every token after bos_id, "
-    "eos_id included",
-    "raw_sort": "sorted by the raw score: sort the finished hypotheses by their normalized score",
-    "not_sorted": "the hypotheses are not sorted: return them best normalized score first",
-    "per_hypothesis": "kept the best expansions of each hypothesis separately: keep the best "
-    "(beam_width - len(finished)) of all expansions of all hypotheses together",
-    "parallel_greedy": "each hypothesis was extended by its own best token only: compare the "
-    "expansions of all hypotheses by every token",
-    "product": "the scores are products of probabilities: a score is the sum of the "
-    "log-probabilities of the generated tokens",
-    "live_dropped": "hypotheses still live when the search stops were dropped: they join "
-    "finished at the end",
-    "eos_expanded": "hypotheses ending in eos_id were expanded further: they are finished and "
-    "leave the beam",
-    "max_len+1": "one step too many: generate at most max_len tokens after bos_id",
-    "max_len-1": "one step too few: generate up to max_len tokens after bos_id",
-}
-# The same mistake, also without cutting the result to beam_width.
-BEAM_MISTAKE_ALIASES = {"budget_untruncated": "budget"}
+FULL_BEAM = (
+    "the beam was kept full (finished hypotheses set aside and replaced by the next best "
+    "expansions, as HF, whisper and fairseq do): this kit's search shrinks the beam, keeping "
+    "the (beam_width - len(finished)) best expansions at each step"
+)
+BUDGET = (
+    "finished hypotheses did not shrink the beam: keep only the "
+    "(beam_width - len(finished)) best expansions at each step"
+)
+# Each mistake with the options that make it in `beam_variant` (a description may have several).
+BEAM_MISTAKES: list[tuple[str, dict[str, Any]]] = [
+    (BUDGET, {"budget": "shared"}),
+    (BUDGET, {"budget": "shared", "truncate": False}),  # and the result not cut to beam_width
+    (FULL_BEAM, {"budget": "full"}),  # whisper: every eos met before the beam is full finishes
+    (FULL_BEAM, {"budget": "full ranked"}),  # HF, fairseq: only an eos among the first beam_width
+    (
+        "the length penalty is not applied: normalized score = "
+        "score / generated_length ** length_penalty",
+        {"penalty": "none"},
+    ),
+    (
+        "a GNMT length penalty, ((5 + L) / 6) ** length_penalty (as whisper and Google's NMT): "
+        "this kit's normalized score is score / generated_length ** length_penalty",
+        {"penalty": "gnmt"},
+    ),
+    (
+        "the score was normalised by the length although length_penalty=0 (whisper's default): "
+        "this kit's normalized score is score / generated_length ** length_penalty, so "
+        "length_penalty=0 leaves the score as it is",
+        {"zero_penalty": "length"},
+    ),
+    (
+        "generated_length counted bos_id (the start token): count only the tokens after bos_id "
+        "(eos_id included)",
+        {"length": "counts bos"},
+    ),
+    (
+        "generated_length left out eos_id: count every token after bos_id, eos_id included",
+        {"length": "without eos"},
+    ),
+    (
+        "sorted by the raw score: sort the finished hypotheses by their normalized score",
+        {"sort": "raw"},
+    ),
+    (
+        "the hypotheses are not sorted: return them best normalized score first",
+        {"sort": "none"},
+    ),
+    (
+        "kept the best expansions of each hypothesis separately: keep the best "
+        "(beam_width - len(finished)) of all expansions of all hypotheses together",
+        {"expand": "per hypothesis"},
+    ),
+    (
+        "each hypothesis was extended by its own best token only: compare the "
+        "expansions of all hypotheses by every token",
+        {"expand": "parallel greedy"},
+    ),
+    (
+        "the scores are products of probabilities: a score is the sum of the "
+        "log-probabilities of the generated tokens",
+        {"product": True},
+    ),
+    (
+        "hypotheses still live when the search stops were dropped: they join finished at the end",
+        {"live_dropped": True},
+    ),
+    (
+        "hypotheses ending in eos_id were expanded further: they are finished and leave the beam",
+        {"eos_expanded": True},
+    ),
+    ("one step too many: generate at most max_len tokens after bos_id", {"steps": 1}),
+    ("one step too few: generate up to max_len tokens after bos_id", {"steps": -1}),
+]
 
 
 def greedy_variant(
@@ -179,20 +227,20 @@ def beam_variant(
     beam_width: int,
     max_len: int,
     length_penalty: float,
-    mistake: str,
+    **mistakes: Any,
 ) -> Beams:
-    """beam_search with one mistake from BEAM_MISTAKES (or its aliases) made on purpose."""
-    steps = max_len + {"max_len+1": 1, "max_len-1": -1}.get(mistake, 0)
-    product = mistake == "product"
+    """beam_search with the mistakes given as options (see BEAM_MISTAKES) made on purpose."""
+    product, budget_rule, expand = (
+        mistakes.get("product"),
+        mistakes.get("budget"),
+        mistakes.get("expand"),
+    )
     live: Beams = [([bos_id], 1.0 if product else 0.0)]
     finished: Beams = []
-    for step in range(steps):
+    for step in range(max_len + mistakes.get("steps", 0)):
         if not live or len(finished) >= beam_width:
             break
-        if mistake in ("budget", "budget_untruncated"):
-            budget = beam_width
-        else:
-            budget = beam_width - len(finished)
+        budget = beam_width if budget_rule else beam_width - len(finished)
         expansions: Beams = []
         for tokens, score in live:
             log_probs = np.asarray(log_prob_fn(list(tokens)), dtype=np.float64).tolist()
@@ -201,37 +249,67 @@ def beam_variant(
                 for t, lp in enumerate(log_probs)
             ]
             own.sort(key=lambda hyp: hyp[1], reverse=True)
-            if mistake == "per_hypothesis":
+            if expand == "per hypothesis":
                 own = own[:budget]
-            elif mistake == "parallel_greedy" and step > 0:
+            elif expand == "parallel greedy" and step > 0:
                 own = own[:1]
             expansions += own
         expansions.sort(key=lambda hyp: hyp[1], reverse=True)
-        pruned = mistake == "per_hypothesis" or (mistake == "parallel_greedy" and step > 0)
+        if budget_rule in ("full", "full ranked"):
+            live = _fill_beam(expansions, finished, eos_id, beam_width, budget_rule == "full")
+            continue
+        pruned = expand == "per hypothesis" or (expand == "parallel greedy" and step > 0)
         kept = expansions if pruned else expansions[:budget]
-        if mistake == "eos_expanded":
+        if mistakes.get("eos_expanded"):
             live = kept
             continue
         finished += [hyp for hyp in kept if hyp[0][-1] == eos_id]
         live = [hyp for hyp in kept if hyp[0][-1] != eos_id]
-    if mistake != "live_dropped":
+    if not mistakes.get("live_dropped"):
         finished += live
-
-    def normalize(tokens: list[int], score: float) -> float:
-        if mistake == "no_penalty":
-            return score
-        length = len(tokens) - 1 + (mistake == "counts_bos")
-        length -= mistake == "length_without_eos" and tokens[-1] == eos_id
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return float(np.float64(score) / np.float64(length) ** length_penalty)
-
-    result = [(tokens, normalize(tokens, score)) for tokens, score in finished]
-    if mistake == "raw_sort":
+    result = [
+        (tokens, _normalized(tokens, score, eos_id, length_penalty, mistakes))
+        for tokens, score in finished
+    ]
+    if mistakes.get("sort") == "raw":
         order = sorted(range(len(finished)), key=lambda i: finished[i][1], reverse=True)
         result = [result[i] for i in order]
-    elif mistake != "not_sorted":
+    elif mistakes.get("sort") != "none":
         result.sort(key=lambda hyp: hyp[1], reverse=True)
-    return result if mistake == "budget_untruncated" else result[:beam_width]
+    return result if mistakes.get("truncate", True) is False else result[:beam_width]
+
+
+def _fill_beam(
+    expansions: Beams, finished: Beams, eos_id: int, beam_width: int, any_rank: bool
+) -> Beams:
+    """The beam kept full: the best expansions not ending in eos_id, beam_width of them; those
+    ending in eos_id met on the way join `finished` (whisper: all of them; HF and fairseq: only
+    those among the first beam_width)."""
+    live: Beams = []
+    for rank, hyp in enumerate(expansions):
+        if len(live) == beam_width:
+            break
+        if hyp[0][-1] != eos_id:
+            live.append(hyp)
+        elif any_rank or rank < beam_width:
+            finished.append(hyp)
+    return live
+
+
+def _normalized(
+    tokens: list[int], score: float, eos_id: int, length_penalty: float, mistakes: Mapping[str, Any]
+) -> float:
+    """The normalized score, with the length and penalty mistakes of `mistakes`."""
+    if mistakes.get("penalty") == "none":
+        return score
+    length = len(tokens) - 1 + (mistakes.get("length") == "counts bos")
+    length -= mistakes.get("length") == "without eos" and tokens[-1] == eos_id
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if length_penalty == 0 and mistakes.get("zero_penalty") == "length":
+            return float(np.float64(score) / np.float64(length))
+        if mistakes.get("penalty") == "gnmt":
+            return float(np.float64(score) / ((5.0 + length) / 6.0) ** length_penalty)
+        return float(np.float64(score) / np.float64(length) ** length_penalty)
 
 
 def greedy_wrongs(
@@ -250,15 +328,13 @@ def beam_wrongs(
     beam_width: int,
     max_len: int,
     length_penalty: float,
+    *,
+    pairs: bool = False,
 ) -> list[tuple[str, Beams]]:
-    mistakes = [*BEAM_MISTAKES, *BEAM_MISTAKE_ALIASES]
-    return [
-        (
-            BEAM_MISTAKES[BEAM_MISTAKE_ALIASES.get(mistake, mistake)],
-            beam_variant(log_prob_fn, bos_id, eos_id, beam_width, max_len, length_penalty, mistake),
-        )
-        for mistake in mistakes
-    ]
+    """What each classic mistake gives, or with `pairs` each two mistakes made together."""
+    args = (log_prob_fn, bos_id, eos_id, beam_width, max_len, length_penalty)
+    made = two_at_once(BEAM_MISTAKES) if pairs else BEAM_MISTAKES
+    return [(text, beam_variant(*args, **options)) for text, options in made]
 
 
 def brute_force(
@@ -414,13 +490,17 @@ def check_beams(
     max_len: int,
     problems: Sequence[str] = (),
     summary: str = "",
+    pairs: Callable[[], Sequence[tuple[str, Beams]]] = list,
 ) -> None:
     """The learner's hypotheses equal `expected` (tokens exactly, scores within tolerance, order
-    and length), or a Mismatch that names the mistake."""
+    and length), or a Mismatch that names the mistake: one of `wrongs`, else two at once
+    (`pairs()`, computed only then)."""
     beams = as_beams(got, call=call)
     if same_beams(beams, expected):
         return
     diagnosis = named([text for text, wrong in wrongs if same_beams(beams, wrong)])
+    if not diagnosis:
+        diagnosis = named([text for text, wrong in pairs() if same_beams(beams, wrong)][:2])
     diagnosis = diagnosis or _beam_diagnosis(
         beams, expected, bos_id, eos_id, beam_width, max_len, problems
     )
@@ -542,6 +622,7 @@ def run_beam(
         max_len=max_len,
         problems=problems,
         summary=summary,
+        pairs=lambda: beam_wrongs(reference_fn, *args, length_penalty, pairs=True),
     )
 
 

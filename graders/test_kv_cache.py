@@ -54,6 +54,11 @@ MAX_LEN_REFUSES = (
     "the max_len check is off by one: a cache may hold exactly max_len positions (refuse only "
     "when len + t > max_len, not >=)"
 )
+POSITION_OUTSIDE = (
+    "the new tokens' positions are counted outside the cache (from {claimed} here, with "
+    "{start} positions cached): positions come from len(cache), the token x_new[:, i] is at "
+    "position len(cache) + i (read len(cache) before appending)"
+)
 OUTPUT_MISTAKES = (NO_PREFILL_MASK, NOT_ITSELF, INPUTS_CACHED, NO_TRANSPOSE, SCALE_D, NO_W_O)
 
 
@@ -114,6 +119,26 @@ def _decode(
         outputs.append(merged if mistake == NO_W_O else merged @ w_o)  # (B, t, D)
         start += t
     return outputs, keys, values
+
+
+def _position_mistakes(
+    x: np.ndarray, weights: Weights, num_heads: int, start: int, t: int
+) -> dict[str, np.ndarray]:
+    """The output for x[:, start:start + t] with x[:, :start + t] cached, its tokens taken to be
+    at positions claimed .. claimed + t - 1 for each wrong `claimed` (the right one is start)."""
+    keys, values = (_split(x[:, : start + t] @ w, num_heads) for w in weights[1:3])
+    q = _split(x[:, start : start + t] @ weights[0], num_heads)  # (B, h, t, d_k)
+    scores = q @ keys.swapaxes(-1, -2) / np.sqrt(keys.shape[-1])  # (B, h, t, S)
+    found = {}
+    for claimed in range(start + t):
+        if claimed == start:
+            continue
+        allowed = np.arange(start + t) <= claimed + np.arange(t)[:, None]  # (t, S)
+        masked = np.where(allowed, scores, -np.inf)
+        exp = np.exp(masked - masked.max(axis=-1, keepdims=True))
+        output = _merge(exp / exp.sum(axis=-1, keepdims=True) @ values) @ weights[3]
+        found[POSITION_OUTSIDE.format(claimed=claimed, start=start)] = output
+    return found
 
 
 def _causal_attention(x: np.ndarray, weights: Weights, num_heads: int) -> np.ndarray:
@@ -311,7 +336,8 @@ def _check_decoding(
             expected[:, start:end],
             call=call,
             what=f"output for positions {start}..{end - 1}",
-            mistakes={m: outputs[i] for m, outputs in wrong.items()},
+            mistakes={m: outputs[i] for m, outputs in wrong.items()}
+            | _position_mistakes(x, weights, num_heads, start, t),
         )
         start = end
 
@@ -377,7 +403,8 @@ def test_step_attends_to_itself(student: Any) -> None:
             expected[:, position : position + 1],
             call=call,
             what=f"output for position {position}",
-            mistakes={m: outputs[position - 2] for m, outputs in wrong.items()},
+            mistakes={m: outputs[position - 2] for m, outputs in wrong.items()}
+            | _position_mistakes(x, weights, num_heads, position, 1),
         )
 
 

@@ -20,6 +20,11 @@ LR_FOLDED = (
     "lr folded into the velocity (v = momentum * v + lr * grad, then w - v): keep lr out of v, "
     "v_new = momentum * velocity + grad and w_new = w - lr * v_new"
 )
+SUTSKEVER = (
+    "Sutskever's form (v = momentum * v - lr * grad, then w + v): this kit uses PyTorch's, "
+    "v_new = momentum * velocity + grad and w_new = w - lr * v_new (no lr in v, and the step "
+    "subtracts it)"
+)
 OLD_VELOCITY = "the step used the old velocity: compute v_new first, then w_new = w - lr * v_new"
 SIGN = "a sign error: gradient descent steps against the gradient, w - lr * (...)"
 SWAPPED = "the two results are swapped: return (w_new, v_new) in that order"
@@ -71,15 +76,23 @@ def step_mistakes(
     w_ref, v_ref = reference.sgd_momentum_step(w, grad, velocity, lr, momentum)
     v_ema = momentum * velocity + (1 - momentum) * grad
     v_folded = momentum * velocity + lr * grad
+    v_sutskever = momentum * velocity - lr * grad
     w_mistakes = {
         EMA: w - lr * v_ema,
         LR_FOLDED: w - v_folded,
+        SUTSKEVER: w + v_sutskever,
         OLD_VELOCITY: w - lr * velocity,
         SIGN: w + lr * v_ref,
         NO_VELOCITY: w - lr * grad,
         SWAPPED: v_ref,
     }
-    v_mistakes = {EMA: v_ema, LR_FOLDED: v_folded, RETURNED_OLD_V: velocity, SWAPPED: w_ref}
+    v_mistakes = {
+        EMA: v_ema,
+        LR_FOLDED: v_folded,
+        SUTSKEVER: v_sutskever,
+        RETURNED_OLD_V: velocity,
+        SWAPPED: w_ref,
+    }
     return w_mistakes, v_mistakes
 
 

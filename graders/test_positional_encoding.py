@@ -7,10 +7,18 @@ Every comparison names the classic mistake it recognizes.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
-from transformer_kit.compare import Mismatch, assert_close, assert_raises, assert_shape
+from transformer_kit.compare import (
+    Mismatch,
+    assert_close,
+    assert_raises,
+    assert_shape,
+    two_at_once,
+)
 from transformer_kit.graders.fixtures import positional_encoding as fixtures
 from transformer_kit.solutions import positional_encoding as reference
 
@@ -29,46 +37,66 @@ BASE_IGNORED = "the base argument is ignored (10000 used)"
 # --- the classic mistakes, made on purpose --------------------------------------------------
 
 
-def _table(angles: np.ndarray, *, swap: bool = False, concat: bool = False) -> np.ndarray:
-    """PE columns from angles (L, D/2): interleaved sin/cos, or one of the layout mistakes."""
-    first, second = np.sin(angles), np.cos(angles)
+def _sinusoid(
+    seq_len: int,
+    d_model: int,
+    base: float,
+    *,
+    swap: bool = False,
+    concat: bool = False,
+    scale: float = 1.0,
+    own: bool = False,
+    over: int | None = None,
+    sign: float = -1.0,
+    start: int = 0,
+) -> np.ndarray:
+    """The sinusoidal table with mistakes switched on (the defaults give the right answer).
+
+    Column c's angle is n * base**(sign * scale * i / over), i = c if `own` (a frequency per
+    column) else 2k (the pair's even column), over = d_model unless given; columns 2k hold the
+    sin, 2k+1 the cos (`swap`: the other way round), interleaved or (`concat`) as two halves.
+    """
+    n = start + np.arange(seq_len, dtype=np.float64)[:, None]  # (L, 1)
+    column = np.arange(d_model)
+    index = column if own else column - column % 2  # (D,)
+    angles = n * base ** (sign * scale * index / (over or d_model))  # (L, D)
+    first, second = np.sin(angles[:, 0::2]), np.cos(angles[:, 1::2])  # (L, D/2) each
     if swap:
-        first, second = second, first
+        first, second = np.cos(angles[:, 0::2]), np.sin(angles[:, 1::2])
     if concat:
         return np.concatenate([first, second], axis=-1)  # (L, D): sin..., cos...
-    return np.stack([first, second], axis=-1).reshape(angles.shape[0], -1)  # (L, D)
+    return np.stack([first, second], axis=-1).reshape(seq_len, d_model)  # (L, D)
 
 
 def sinusoid_mistakes(seq_len: int, d_model: int, base: float) -> dict[str, np.ndarray]:
-    n = np.arange(seq_len, dtype=np.float64)[:, None]  # (L, 1)
-    k = np.arange(d_model // 2, dtype=np.float64)  # (D/2,) the pair index
-    right = n / base ** (2 * k / d_model)  # (L, D/2)
-    column = np.arange(d_model)
-    own = n / base ** (column / d_model)  # (L, D): a frequency per column
-    mistakes = {
-        "sin and cos swapped: PE[n, 2k] is the sin, PE[n, 2k+1] the cos": _table(right, swap=True),
-        "frequency exponent k/d_model instead of 2k/d_model (k is the pair index)": _table(
-            n / base ** (k / d_model)
-        ),
-        "frequency exponent 4k/d_model: 2k is already the even column's index, do not double it": (
-            _table(n / base ** (4 * k / d_model))
-        ),
-        "each column got its own frequency: columns 2k and 2k+1 share base**(2k/d_model)": (
-            np.where(column % 2 == 0, np.sin(own), np.cos(own))
-        ),
-        "the exponent's sign is flipped: use n / base**(2k/d_model), not n * base**(2k/d_model)": (
-            _table(n * base ** (2 * k / d_model))
-        ),
-        "[sin..., cos...] concatenated halves: interleave them, sin in column 2k, cos in 2k+1": (
-            _table(right, concat=True)
-        ),
-        "positions start at 1: the first row is position 0 (sin 0 = 0, cos 0 = 1)": _table(
-            (n + 1) / base ** (2 * k / d_model)
-        ),
+    """Each classic mistake's table, then each two made together (fairseq's halves with its
+    frequencies over half_dim - 1; a blog's 4k/d exponent with a frequency per column)."""
+    options: dict[str, dict[str, Any]] = {
+        "sin and cos swapped: PE[n, 2k] is the sin, PE[n, 2k+1] the cos": {"swap": True},
+        "frequency exponent k/d_model instead of 2k/d_model (k is the pair index)": {"scale": 0.5},
+        "frequency exponent 4k/d_model: 2k is already the even column's index, do not double it": {
+            "scale": 2.0
+        },
+        "each column got its own frequency: columns 2k and 2k+1 share base**(2k/d_model)": {
+            "own": True
+        },
+        "the exponent's sign is flipped: use n / base**(2k/d_model), not n * base**(2k/d_model)": {
+            "sign": 1.0
+        },
+        "[sin..., cos...] concatenated halves: interleave them, sin in column 2k, cos in 2k+1": {
+            "concat": True
+        },
+        "positions start at 1: the first row is position 0 (sin 0 = 0, cos 0 = 1)": {"start": 1},
     }
+    if d_model > 2:
+        options[
+            "frequencies spread over half_dim - 1 (exponent k / (d_model/2 - 1), as fairseq and "
+            "tensor2tensor): this kit's exponent is 2k/d_model, k the pair index"
+        ] = {"over": d_model - 2}
     if base != 10000.0:
-        mistakes[BASE_IGNORED] = _table(n / 10000.0 ** (2 * k / d_model))
-    return mistakes
+        options[BASE_IGNORED] = {"base": 10000.0}
+    made = [*options.items(), *two_at_once(options.items())]
+    return {name: _sinusoid(seq_len, d_model, **{"base": base, **option}) for name, option in made}
 
 
 def _rope(

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-LN_EPS = 1e-5  # GPT-2's layer_norm_epsilon, every LayerNorm of the model
+_LN_EPS = 1e-5  # GPT-2's layer_norm_epsilon, every LayerNorm of the model
 _ERF = np.frompyfunc(math.erf, 1, 1)  # math.erf, elementwise (numpy has no erf)
 
 
@@ -43,7 +43,7 @@ def _layer_norm(y: np.ndarray, g: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(y - mean) / sqrt(var + 1e-5) * g + b over the last axis, var biased."""
     mean = y.mean(axis=-1, keepdims=True)  # (..., 1)
     var = ((y - mean) ** 2).mean(axis=-1, keepdims=True)  # (..., 1), divide by D
-    return (y - mean) / np.sqrt(var + LN_EPS) * g + b
+    return (y - mean) / np.sqrt(var + _LN_EPS) * g + b
 
 
 def _softmax(s: np.ndarray) -> np.ndarray:

@@ -118,6 +118,7 @@ title = "Demo"
 topic = "t"
 points = 1
 time_limit = 1.0
+interview_minutes = 30
 hints = ["a", "b", "c"]
 """
 
@@ -132,6 +133,9 @@ hints = ["a", "b", "c"]
         ("format_version = 1\n" + ENTRY + ENTRY, "unique: demo"),
         ("format_version = 1\n" + ENTRY + "colour = 1\n", "unknown keys ['colour']"),
         ("format_version = 1\n" + ENTRY.replace("points = 1", "points = 0"), "positive"),
+        ("format_version = 1\n" + ENTRY.replace("minutes = 30", "minutes = 0"), "positive whole"),
+        ("format_version = 1\n" + ENTRY.replace("minutes = 30", "minutes = true"), "whole number"),
+        ("format_version = 1\n" + ENTRY.replace("minutes = 30", "minutes = 2.5"), "whole number"),
         ("format_version = [", "cannot be read"),
     ],
 )

@@ -28,8 +28,13 @@ from transformer_kit import bubblewrap, grading, isolation, meta, sandbox
 
 EXERCISE = "momentum_sgd"
 NEIGHBOUR = "param_count"
-LIMITS = sandbox.Limits()  # the real ones (CPU time: a busy machine does not fail torch's import)
-HANGS_AT_IMPORT = sandbox.Limits(import_seconds=1.5)  # imports that never end (numpy only)
+LIMITS = sandbox.Limits()  # the real ones
+# Code that hangs at import fails whatever the limit; 1.5 s of CPU time keeps those cases short and
+# still leaves the neighbour's import (numpy only, a fraction of that) room on a busy machine.
+HANGS_AT_IMPORT = sandbox.Limits(import_seconds=1.5)
+# Code that imports torch and ends: no import limit that a loaded machine could reach (it took
+# 3-4.5 s there), so the hostile behaviour, not the machine's speed, decides the verdict.
+IMPORTS_TORCH = sandbox.Limits(import_seconds=LIMITS.cpu_seconds)
 LEVELS = [isolation.FULL, isolation.BASIC] if bubblewrap.available() else [isolation.BASIC]
 PR_SET_NAME = 15
 
@@ -93,6 +98,7 @@ CASES = [
         """,
         False,
         "values wrong",
+        IMPORTS_TORCH,
     ),
     Hostile(
         "stack walk and gc scan for expected values",
@@ -280,10 +286,18 @@ def test_forked_children_and_daemons_do_not_outlive_the_check(level: str, make_w
         watcher.join()
     assert result.passed  # the solution itself is right
     assert seen == {"kit-child", "kit-daemon"}, "the hostile code did not run"
-    time.sleep(0.1)
-    assert processes_named("kit-child") == [] and processes_named("kit-daemon") == [], (
-        "a process outlived the check"
-    )
+    assert _gone("kit-child") and _gone("kit-daemon"), "a process outlived the check"
+
+
+def _gone(name: str, guard: float = 30.0) -> bool:
+    """No process is named `name`, once the kernel has finished tearing down the killed ones (a
+    loaded machine may take a moment; only a survivor lasts until the guard)."""
+    deadline = time.monotonic() + guard
+    while processes_named(name):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def _run_kit(root: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], int]:
@@ -341,15 +355,14 @@ def test_learner_output_never_reaches_json_stdout(make_workspace) -> None:
 
 
 def test_import_time_limit_holds_through_the_cli(make_workspace) -> None:
-    """The real default limits: a busy import fails within the import limit (CPU time), not
-    later. (A sleeping one waits WALL_FACTOR times as long: "sleep at import" above.)"""
+    """The real default limits: a busy import fails every test at the import's own limit, once
+    (the message names the import and its limit, not a test's), whatever the machine's load."""
     root = _workspace(make_workspace, "while True:\n    pass")
-    started = time.monotonic()
-    done, _ = _run_kit(root, "check", EXERCISE)
-    elapsed = time.monotonic() - started
+    done, _ = _run_kit(root, "check", EXERCISE, "--json")
     assert done.returncode == 1
-    assert "time limit" in done.stdout
-    assert elapsed < sandbox.WALL_FACTOR * sandbox.Limits().import_seconds, f"took {elapsed:.1f} s"
+    (exercise,) = json.loads(done.stdout)["exercises"]
+    limit = f"importing exercises/{EXERCISE}.py did not finish within {LIMITS.import_seconds:g} s"
+    assert all(limit in test["message"] for test in exercise["tests"]), exercise["tests"]
 
 
 def _namespaces_available() -> bool:

@@ -1,5 +1,6 @@
 """`kit watch`: the file watcher under the ways editors save, the watch loop as a learner sees it
-(in a thread, reading the console frame by frame), and a watcher in a terminal that Ctrl-C ends.
+(in a thread, reading the console frame by frame), the worker it starts ahead for the next check
+(seen from outside, in /proc), and a watcher in a terminal that Ctrl-C ends.
 
 No test measures speed (tests/benchmarks/bench_watch.py does); the timeouts here only keep a
 broken watcher from hanging the session.
@@ -21,14 +22,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from catalogue.attention import RIGHT
 from conftest import EXERCISES, processes_named, solution_source
 from rich.console import Console
 
-from transformer_kit import meta, watch
+from transformer_kit import isolation, meta, sandbox, watch
+from transformer_kit.grading import check
 from transformer_kit.watch import (
     GOODBYE,
     FileWatcher,
     ctrl_c_stops,
+    imports_torch,
     remote_filesystem,
     watch_loop,
 )
@@ -44,6 +48,12 @@ STUB = {e.name: e.stub.read_text(encoding="utf-8") for e in EXERCISES}
 SLOW_IMPORT = (
     "import ctypes, time\nctypes.CDLL(None).prctl(15, b'kit-importing', 0, 0, 0)\ntime.sleep(60)\n"
 )
+
+
+TORCH_SOLUTION = next(v for v in RIGHT if v.name == "torch inside, returning tensors").source(
+    solution_source("attention")
+)
+TORCH_SCALE = "/ q.shape[-1] ** 0.5"
 
 
 def stop_after(seconds: float) -> threading.Event:
@@ -99,62 +109,87 @@ def test_every_way_of_saving_is_seen(
     folder: Path, poll: bool, save: Callable[[Path, str], None]
 ) -> None:
     with FileWatcher(folder, poll) as watcher:
-        watcher.follow("attention.py")
         save(folder / "attention.py", "# my second try, longer\n")
-        assert watcher.wait(stop_after(HANG_GUARD))
+        assert watcher.wait(["attention.py"], stop_after(HANG_GUARD)) == "attention.py"
 
 
 @BACKENDS
 def test_other_files_of_the_folder_are_not_reported(folder: Path, poll: bool) -> None:
     with FileWatcher(folder, poll) as watcher:
-        watcher.follow("attention.py")
         save_in_place(folder / ".attention.py.swp", "swap")
         save_in_place(folder / "attention.py~", "backup")
         save_by_rename(folder / "kv_cache.py", "# another exercise\n")
-        assert not watcher.wait(stop_after(NOTHING_FOR))
+        assert watcher.wait(["attention.py"], stop_after(NOTHING_FOR)) is None
+
+
+@BACKENDS
+def test_the_file_that_was_saved_is_the_one_reported(folder: Path, poll: bool) -> None:
+    files = ["attention.py", "kv_cache.py", "bpe.py"]
+    with FileWatcher(folder, poll) as watcher:
+        save_in_place(folder / ".kv_cache.py.swp", "swap")
+        save_by_rename(folder / "kv_cache.py", "# another exercise\n")
+        assert watcher.wait(files, stop_after(HANG_GUARD)) == "kv_cache.py"
+        save_like_vim(folder / "attention.py", "# and the first again\n")
+        assert watcher.wait(files, stop_after(HANG_GUARD)) == "attention.py"
+
+
+@BACKENDS
+def test_a_save_between_two_waits_counts(folder: Path, poll: bool) -> None:
+    """As when the learner saves again while a check runs."""
+    with FileWatcher(folder, poll) as watcher:
+        save_in_place(folder / "attention.py", "# first\n")
+        assert watcher.wait(["attention.py"], stop_after(HANG_GUARD)) == "attention.py"
+        save_by_rename(folder / "attention.py", "# saved while checking\n")
+        stop_after(NOTHING_FOR).wait()
+        assert watcher.wait(["attention.py"], stop_after(HANG_GUARD)) == "attention.py"
 
 
 @BACKENDS
 def test_a_burst_of_saves_is_reported_once(folder: Path, poll: bool) -> None:
     with FileWatcher(folder, poll) as watcher:
-        watcher.follow("attention.py")
         for attempt in range(5):
             save_by_rename(folder / "attention.py", f"# attempt {attempt}\n")
-        assert watcher.wait(stop_after(HANG_GUARD))
-        assert not watcher.wait(stop_after(NOTHING_FOR))
+        assert watcher.wait(["attention.py"], stop_after(HANG_GUARD)) == "attention.py"
+        assert watcher.wait(["attention.py"], stop_after(NOTHING_FOR)) is None
 
 
 @BACKENDS
 def test_a_deleted_file_is_reported(folder: Path, poll: bool) -> None:
     with FileWatcher(folder, poll) as watcher:
-        watcher.follow("attention.py")
         (folder / "attention.py").unlink()
-        assert watcher.wait(stop_after(HANG_GUARD))
+        assert watcher.wait(["attention.py"], stop_after(HANG_GUARD)) == "attention.py"
 
 
 @BACKENDS
 def test_a_folder_deleted_and_made_again_is_still_watched(folder: Path, poll: bool) -> None:
+    files = ["attention.py", "kv_cache.py"]
     with FileWatcher(folder, poll) as watcher:
-        watcher.follow("attention.py")
         (folder / "attention.py").unlink()
         folder.rmdir()
-        assert watcher.wait(stop_after(HANG_GUARD))
+        assert watcher.wait(files, stop_after(HANG_GUARD)) == "attention.py"
         folder.mkdir()
         save_in_place(folder / "attention.py", "# restored\n")
-        assert watcher.wait(stop_after(HANG_GUARD))
-        save_by_rename(folder / "attention.py", "# and edited again\n")
-        assert watcher.wait(stop_after(HANG_GUARD))
+        assert watcher.wait(files, stop_after(HANG_GUARD)) == "attention.py"
+        save_by_rename(folder / "kv_cache.py", "# and another one saved\n")
+        assert watcher.wait(files, stop_after(HANG_GUARD)) == "kv_cache.py"
+
+
+@BACKENDS
+def test_a_folder_made_after_the_watcher_started_is_watched(tmp_path: Path, poll: bool) -> None:
+    folder = tmp_path / "exercises"
+    with FileWatcher(folder, poll) as watcher:
+        assert watcher.wait(["attention.py"], stop_after(NOTHING_FOR)) is None
+        folder.mkdir()
+        save_in_place(folder / "attention.py", "# first\n")
+        assert watcher.wait(["attention.py"], stop_after(HANG_GUARD)) == "attention.py"
+        save_by_rename(folder / "attention.py", "# second\n")
+        assert watcher.wait(["attention.py"], stop_after(HANG_GUARD)) == "attention.py"
 
 
 def test_file_events_are_used_where_they_work_and_polling_can_be_forced(folder: Path) -> None:
     with FileWatcher(folder) as automatic, FileWatcher(folder, poll=True) as forced:
         assert automatic.polling == (remote_filesystem(folder) is not None)
         assert forced.polling and forced.how == "polling every 0.1 s, as asked"
-
-
-def test_without_file_events_the_watcher_falls_back_to_polling(tmp_path: Path) -> None:
-    with FileWatcher(tmp_path / "not yet made") as watcher:  # inotify cannot watch it
-        assert watcher.polling and "no file events" in watcher.how
 
 
 def test_network_file_systems_are_recognised_in_mountinfo(tmp_path: Path) -> None:
@@ -329,6 +364,24 @@ def test_following_moves_on_to_the_next_unfinished_exercise(
         assert "backprop.py does not exist" in screen.next_frame()
 
 
+def test_following_checks_the_exercise_that_was_saved(
+    make_workspace: Callable[[dict[str, str]], Path],
+) -> None:
+    root = make_workspace({"warmups": STUB["warmups"], "attention": STUB["attention"]})
+    path = root / "exercises" / "attention.py"
+    with watching(root) as screen:
+        assert "watching exercises/warmups.py (your first unfinished" in screen.next_frame()
+        save_in_place(path, "def softmax(x:\n")
+        saved = screen.next_frame()
+        assert "attention failed" in saved and "SyntaxError" in saved
+        assert "watching exercises/attention.py (the exercise you saved" in saved
+        save_by_rename(path, solution_source("attention"))
+        assert "attention passed; checking warmups next" in screen.next_frame()
+        back = screen.next_frame()
+        assert "Now on warmups" in back and "warmups failed" in back
+        assert "watching exercises/warmups.py (your first unfinished" in back
+
+
 def test_following_ends_when_every_exercise_has_passed(
     make_workspace: Callable[[dict[str, str]], Path],
 ) -> None:
@@ -363,6 +416,115 @@ def test_a_damaged_progress_store_is_a_warning_in_the_report(
         frame = screen.next_frame()
         assert "warning:" in frame and "could not be read" in frame
         assert "param_count passed" in frame
+
+
+# The worker started ahead ----------------------------------------------------------------------
+
+
+def workers_for(path: Path) -> dict[int, list[str]]:
+    """The worker processes (not their bwrap) started for `path`: pid -> what they preload
+    (the arguments after the path and the sandbox uid)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError, ValueError):
+            argv = [a.decode() for a in (entry / "cmdline").read_bytes().split(b"\0")[:-1]]
+            if str(path) in argv and Path(argv[0]).name != "bwrap":
+                found[int(entry.name)] = argv[argv.index(str(path)) + 2 :]
+    return found
+
+
+def worker_ahead(path: Path, other_than: int = 0) -> tuple[int, list[str]]:
+    """The worker started for the next check of `path` (waiting for it to start)."""
+    stop = stop_after(HANG_GUARD)
+    while True:
+        found = {pid: preload for pid, preload in workers_for(path).items() if pid != other_than}
+        if found:
+            return next(iter(found.items()))
+        assert not stop.wait(0.01), f"no worker was started ahead for {path}"
+
+
+def has_torch_loaded(pid: int) -> bool:
+    return "libtorch" in Path(f"/proc/{pid}/maps").read_text()
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("import torch\n", True),
+        ("import numpy as np, torch.nn.functional as F\n", True),
+        ("from torch import nn\n", True),
+        ("def f():\n    import torch\n    return torch\n", True),
+        ("import numpy as np\nTEXT = 'import torch'\n# import torch\n", False),
+        ("import torchvision\nfrom .torch import x\nfrom . import torch\n", False),
+        ("import torch\ndef broken(:\n", None),
+    ],
+)
+def test_whether_a_file_imports_torch_is_read_from_its_imports(
+    tmp_path: Path, source: str, expected: bool | None
+) -> None:
+    path = tmp_path / "attention.py"
+    path.write_text(source)
+    assert imports_torch(path) is expected
+    assert imports_torch(tmp_path / "missing.py") is None
+
+
+def test_the_next_worker_waits_with_torch_imported_when_the_file_uses_it(
+    make_workspace: Callable[[dict[str, str]], Path],
+) -> None:
+    assert TORCH_SCALE in TORCH_SOLUTION
+    root = make_workspace({"attention": TORCH_SOLUTION.replace(TORCH_SCALE, "")})
+    path = root / "exercises" / "attention.py"
+    with watching(root, "attention") as screen:
+        assert "attention failed" in screen.next_frame()
+        pid, preload = worker_ahead(path)
+        assert preload == ["numpy", "torch"]
+        stop = stop_after(HANG_GUARD)
+        while not has_torch_loaded(pid):  # before the save, while the learner edits
+            assert not stop.wait(0.05), "the worker started ahead never imported torch"
+        save_by_rename(path, TORCH_SOLUTION)
+        assert "attention passed" in screen.next_frame()
+        pid, preload = worker_ahead(path, other_than=pid)
+        assert preload == ["numpy", "torch"]
+        save_by_rename(path, solution_source("attention"))  # numpy only from now on
+        assert "attention passed" in screen.next_frame()
+        assert worker_ahead(path, other_than=pid)[1] == ["numpy"]
+
+
+def test_a_worker_started_ahead_gets_its_import_time_from_the_save_on(
+    make_workspace: Callable[[dict[str, str]], Path],
+) -> None:
+    """A learner edits for minutes: the import limit counts from the save, not the start."""
+    slow_import = "import time\ntime.sleep(0.5)  # the time limit is looked at while it waits\n"
+    root = make_workspace({"attention": solution_source("attention") + slow_import})
+    path = root / "exercises" / "attention.py"
+    limits = sandbox.Limits(import_seconds=1.0)
+    (exercise,) = meta.resolve(["attention"], EXERCISES)
+    worker = sandbox.spawn("attention", path, limits, isolation.level(), ("numpy",))
+    try:
+        stop_after(sandbox.WALL_FACTOR * limits.import_seconds + 1).wait()  # past the limit
+        assert sandbox.release(worker, path)
+        result = check(root, [exercise], limits, started={"attention": worker})
+    finally:
+        sandbox.stop_all()
+    assert result.passed, [t.summary for t in result.exercises[0].tests if not t.passed]
+
+
+def test_a_worker_started_ahead_never_grades_a_folder_that_was_replaced(
+    make_workspace: Callable[[dict[str, str]], Path],
+) -> None:
+    """The worker's sandbox shows the exercises/ folder it was started with: when another folder
+    takes its place, the check needs a new worker (else it would grade the old file)."""
+    root = make_workspace({"attention": STUB["attention"]})
+    folder = root / "exercises"
+    replacement = root / "exercises.new"
+    replacement.mkdir()
+    (replacement / "attention.py").write_text(solution_source("attention"), encoding="utf-8")
+    with watching(root, "attention") as screen:
+        assert "attention failed" in screen.next_frame()
+        worker_ahead(folder / "attention.py")
+        folder.rename(root / "exercises.old")
+        replacement.rename(folder)
+        assert "attention passed" in screen.next_frame()
 
 
 # In a terminal -----------------------------------------------------------------------------------
@@ -465,6 +627,8 @@ def test_in_a_terminal_a_save_redraws_and_ctrl_c_leaves_cleanly(
         if when == "during a check":
             save_by_rename(path, SLOW_IMPORT)
             wait_for_process("kit-importing")  # the worker's import is under way
+        else:
+            worker_ahead(path)  # which Ctrl-C must stop too
         os.write(terminal.master, CTRL_C)
         assert GOODBYE in terminal.read_to_the_end()
         assert terminal.process.wait(HANG_GUARD) == 0

@@ -158,7 +158,7 @@ def _note_misnamed(
     entry: Path, folder: Path, known: set[str], files: dict[str, bytes], notes: list[str]
 ) -> None:
     """A note on a file that looks like an exercise's but is not named NAME.py."""
-    meant = _known_as(entry.stem, known)
+    meant = known_as(entry.stem, known)
     if meant is None:
         return
     shown = entry.relative_to(folder)
@@ -173,7 +173,7 @@ def _note_misnamed(
         notes.append(f"{shown} was not graded: name it {meant}.py")
 
 
-def _known_as(stem: str, known: set[str]) -> str | None:
+def known_as(stem: str, known: set[str]) -> str | None:
     """The exercise a misnamed file most likely is (`attention (1)`, `Attention`, `attention-2`)."""
     candidates = {stem, stem.lower(), stem.strip()}
     match = COPY_SUFFIX.match(stem)
@@ -304,8 +304,8 @@ def _scores(document: Mapping[str, Any]) -> dict[str, float]:
 
 
 def points(value: float) -> str:
-    """A score as the CSV writes it: exact to 4 decimals, no float noise."""
-    return f"{round(value, 4):g}"
+    """A score as the CSV writes it: the JSON's value (6 decimals), without trailing zeros."""
+    return f"{value:.6f}".rstrip("0").rstrip(".")
 
 
 def grades_csv(results: Mapping[str, dict[str, Any]], exercises: Sequence[Exercise]) -> str:
@@ -343,11 +343,11 @@ def summary(
         per_exercise[exercise.name] = {
             "title": exercise.title,
             "max_score": exercise.points,
-            "mean": round(statistics.fmean(scores), 4) if scores else 0.0,
-            "median": round(statistics.median(scores), 4) if scores else 0.0,
+            "mean": round(statistics.fmean(scores), 6) if scores else 0.0,
+            "median": round(statistics.median(scores), 6) if scores else 0.0,
             "passed": sum(bool(e["passed"]) for e in entries),
             "likely_mistakes": [
-                {"line": line, "count": count} for line, count in mistakes.most_common(TOP_MISTAKES)
+                {"line": line, "count": count} for line, count in _ranked(mistakes)[:TOP_MISTAKES]
             ],
         }
     return {
@@ -362,6 +362,11 @@ def summary(
             for d in documents
         ],
     }
+
+
+def _ranked(counts: Counter[str]) -> list[tuple[str, int]]:
+    """Most frequent first; ties in alphabetical order (the same file on every run)."""
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
 
 def _mistakes(exercise_entry: Mapping[str, Any]) -> set[str]:

@@ -68,8 +68,8 @@ def _namespaces() -> list[str]:
     shared = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts"]
     shared.append("--unshare-cgroup-try")
     if os.geteuid() == 0:
-        # root keeps only what it needs to become nobody; the worker does so before it loads
-        # the learner's module (a user namespace would map nobody to root outside)
+        # root keeps only what it needs to drop root; the worker does so before it loads
+        # the learner's module (a user namespace would map its user to root outside)
         caps = ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
         return [*shared, "--cap-drop", "ALL", *caps]
     return [*shared, "--unshare-user", "--disable-userns", "--cap-drop", "ALL"]

@@ -7,7 +7,8 @@ so nothing here can be fooled by objects the learner built.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import itertools
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,13 +133,26 @@ def _shape_diagnosis(got: tuple[int, ...], expected: tuple[int, ...]) -> str:
         return "the axes are in reverse order (a transpose too many or too few)"
     if sorted(got) == sorted(expected):
         return "the right sizes in the wrong order: check which axes you transpose or reshape"
-    if tuple(n for n in expected if n != 1) == got:
+    if _with_ones(expected, got):
         return "an axis of length 1 was squeezed away: keep it (keepdims=True, or index with None)"
-    if tuple(n for n in got if n != 1) == expected:
+    if _with_ones(got, expected):
         return "an extra axis of length 1 (keepdims=True, or a [None] too many?)"
     if int(np.prod(got)) == int(np.prod(expected)):
         return "the right number of elements in another layout: check your reshape"
     return ""
+
+
+def _with_ones(longer: tuple[int, ...], shorter: tuple[int, ...]) -> bool:
+    """`longer` is `shorter` with axes of length 1 inserted ((1, 1, 1) is (1, 1) with one)."""
+    if len(longer) <= len(shorter):
+        return False
+    rest = list(shorter)
+    for n in longer:
+        if rest and n == rest[0]:
+            rest.pop(0)
+        elif n != 1:
+            return False
+    return not rest
 
 
 def assert_close(
@@ -185,8 +199,8 @@ def assert_close(
         if want.size == 1
         else f"the {what} {_has(what)} {count} of {want.size} values wrong",
         call=call,
-        expected=show(want) if small or want.size > SMALL_ARRAY else "",
-        got=show(array) if small or want.size > SMALL_ARRAY else "",
+        expected=show(want) if small else "",  # a large one's shapes match: nothing to say
+        got=show(array) if small else "",
         where=_where(tuple(int(i) for i in index), want, array),
         diagnosis=_diagnose(array, mistakes, rtol, atol),
         details=details or _worst(error, want, array),
@@ -246,8 +260,10 @@ def _worst(error: np.ndarray, want: np.ndarray, got: np.ndarray, count: int = 3)
 
 
 def _has(what: str) -> str:
-    """ "has" or "have": "the loss has", "the weights have"."""
-    return "have" if what.endswith("s") and not what.endswith("ss") else "has"
+    """ "has" or "have", after the head noun: "the loss has", "the weights have", "the list of
+    weights has"."""
+    head = what.split(" of ", 1)[0]
+    return "have" if head.endswith("s") and not head.endswith("ss") else "has"
 
 
 def _first_index(mask: np.ndarray) -> tuple[int, ...]:
@@ -275,6 +291,22 @@ def _diagnose(
         ):
             return description
     return ""
+
+
+def two_at_once(
+    mistakes: Iterable[tuple[str, Mapping[str, Any]]],
+) -> list[tuple[str, dict[str, Any]]]:
+    """Every two mistakes made together, for a result that no single mistake explains.
+
+    A mistake is named by its description and made by its options: the keyword arguments with
+    which a grader's reference makes it on purpose. Two mistakes combine when they set different
+    options; the pair's description names both ("two mistakes at once: A; and also B").
+    """
+    pairs = []
+    for (first, options), (second, more) in itertools.combinations(list(mistakes), 2):
+        if first != second and not options.keys() & more.keys():
+            pairs.append((f"two mistakes at once: {first}; and also {second}", {**options, **more}))
+    return pairs
 
 
 def assert_equal(got: Any, expected: Any, *, call: str, what: str = "result") -> None:

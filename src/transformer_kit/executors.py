@@ -99,8 +99,8 @@ def failed_document(task: Task, error: str) -> dict[str, Any]:
 
 
 def _write_files(folder: Path, files: Mapping[str, bytes]) -> None:
-    """The submission's files, readable by the sandbox's unprivileged user (nobody, when the
-    kit runs as root), inside a private temporary folder."""
+    """The submission's files, readable by the sandbox's unprivileged user (a uid of its own
+    when the kit runs as root), inside a private temporary folder."""
     folder.mkdir(mode=0o755)
     folder.chmod(0o755)
     for name, data in files.items():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,18 +37,27 @@ def check(
     limits: sandbox.Limits = DEFAULT_LIMITS,
     on_exercise: Callable[[str], None] | None = None,
     level: str | None = None,
+    folder: Path | None = None,
+    started: Mapping[str, sandbox.Worker] | None = None,
 ) -> CheckResult:
     """Grade `exercises` in `workspace` at isolation `level` (default: the best available);
-    `on_exercise(name)` is called as each one starts."""
+    `on_exercise(name)` is called as each one starts. The files graded are `folder/NAME.py`
+    (default folder: the workspace's exercises/). `started`: workers running already for some
+    of them (`sandbox.release`d, at this level and limits), used instead of new ones."""
     sandbox.harden_grading_process()
     level = level or isolation.level()
+    ready = dict(started or {})
     workspace = workspace.absolute()
-    files = {e.name: workspace / "exercises" / f"{e.name}.py" for e in exercises}
+    folder = (folder or workspace / "exercises").absolute()
+    files = {e.name: folder / f"{e.name}.py" for e in exercises}
     present = [e for e in exercises if files[e.name].is_file()]
     try:
         ahead = {
-            e.name: sandbox.spawn(e.name, files[e.name], limits, level) for e in present[:AHEAD]
+            e.name: sandbox.spawn(e.name, files[e.name], limits, level)
+            for e in present[:AHEAD]
+            if e.name not in ready
         }
+        ahead.update(ready)
         from transformer_kit.worker_client import Sandboxed, Target  # numpy: after the spawns
 
         sandboxes = {

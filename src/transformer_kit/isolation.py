@@ -19,13 +19,15 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import secrets
 import signal
 import sys
 from collections.abc import Sequence
 
 FULL, BASIC = "full", "basic"
 LEVELS = (FULL, BASIC)
-NOBODY = 65534  # the uid and gid root becomes in full isolation
+NOBODY = 65534  # the group root becomes in full isolation
+SANDBOX_UIDS = (1_000_000_000, 2**30)  # first uid and how many: the users root becomes there
 PR_SET_DUMPABLE = 4
 
 CLONE_NEWNS = 0x00020000
@@ -59,14 +61,23 @@ def level() -> str:
     return BASIC
 
 
-def drop_root() -> None:
-    """Full isolation started by root: become nobody, which leaves no capability, before any of
-    the learner's code runs. Fails loudly rather than go on as root."""
+def sandbox_uid() -> int:
+    """A user id of its own for one worker started by root (no account has it), so limits the
+    kernel counts per user (RLIMIT_NPROC) are per worker: one student's fork storm in `kit grade`
+    cannot starve a neighbour's worker of processes or threads."""
+    first, count = SANDBOX_UIDS
+    return first + secrets.randbelow(count)
+
+
+def drop_root(uid: int) -> None:
+    """Full isolation started by root: become `uid` (sandbox_uid), in group nobody, which
+    leaves no capability, before any of the learner's code runs. Fails loudly rather than go on
+    as root."""
     if os.geteuid() != 0:
         return
     os.setgroups([])
     os.setresgid(NOBODY, NOBODY, NOBODY)
-    os.setresuid(NOBODY, NOBODY, NOBODY)
+    os.setresuid(uid, uid, uid)
     _dumpable_again()
 
 
@@ -74,7 +85,7 @@ def _dumpable_again() -> None:
     """Changing the uid makes the kernel mark the process non-dumpable, and a non-dumpable
     process may not write its own /proc/self/clear_refs, which the memory measurement needs
     (student.measure_peak resets the resident high-water mark there). Being dumpable again
-    gives nobody's other processes ptrace access, but inside bubblewrap's own pid namespace
+    gives the same uid's other processes ptrace access, but inside bubblewrap's own pid namespace
     there are none but the learner's own; core dumps stay off (RLIMIT_CORE is 0), and the
     grading process makes itself non-dumpable (sandbox.harden_grading_process)."""
     with contextlib.suppress(OSError, AttributeError):

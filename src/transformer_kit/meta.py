@@ -37,6 +37,7 @@ class Exercise:
     topic: str
     points: float
     time_limit: float
+    interview_minutes: int
     hints: tuple[str, ...]
 
     @property
@@ -59,6 +60,7 @@ _FIELDS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "topic": (str, "a string"),
     "points": ((int, float), "a number"),
     "time_limit": ((int, float), "a number of seconds"),
+    "interview_minutes": (int, "a whole number of minutes"),
     "hints": (list, f"a list of {HINT_COUNT} strings"),
 }
 
@@ -99,22 +101,27 @@ def _exercise(path: Path, index: int, entry: Any) -> Exercise:
         raise MetadataError(f"{where}: `hints` must be {HINT_COUNT} non-empty strings")
     if entry["points"] <= 0 or entry["time_limit"] <= 0:
         raise MetadataError(f"{where}: `points` and `time_limit` must be positive")
+    if isinstance(entry["interview_minutes"], bool) or entry["interview_minutes"] <= 0:
+        raise MetadataError(f"{where}: `interview_minutes` must be a positive whole number")
     return Exercise(
         name=entry["name"],
         title=entry["title"],
         topic=entry["topic"],
         points=float(entry["points"]),
         time_limit=float(entry["time_limit"]),
+        interview_minutes=entry["interview_minutes"],
         hints=tuple(hints),
     )
 
 
 def resolve(words: Sequence[str], exercises: Sequence[Exercise]) -> list[Exercise]:
-    """The exercises named by `words` (exact names or unambiguous prefixes), in file order."""
+    """The exercises named by `words` (exact names or unambiguous prefixes, in any case), in file
+    order."""
     chosen: list[Exercise] = []
     for word in words:
-        exact = [e for e in exercises if e.name == word]
-        matches = exact or [e for e in exercises if e.name.startswith(word)]
+        folded = word.casefold()
+        exact = [e for e in exercises if e.name.casefold() == folded]
+        matches = exact or [e for e in exercises if e.name.casefold().startswith(folded)]
         if len(matches) != 1:
             raise UnknownName(_name_problem(word, matches, exercises))
         if matches[0] not in chosen:

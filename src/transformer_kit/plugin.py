@@ -14,7 +14,7 @@ import pytest
 
 from transformer_kit import student
 from transformer_kit.meta import Exercise
-from transformer_kit.results import ExerciseResult, TestResult
+from transformer_kit.results import ExerciseResult, TestResult, shares
 from transformer_kit.untrusted import clean
 from transformer_kit.worker_client import RemoteStudent, Sandboxed
 
@@ -59,9 +59,9 @@ class KitPlugin:
         self.order = [e.name for e in exercises]
         self.sandboxes = sandboxes
         self.on_exercise = on_exercise
-        self.weights: dict[str, float] = {}
         self.items: dict[str, list[pytest.Item]] = {name: [] for name in self.order}
         self.failures: dict[str, BaseException] = {}
+        self.outputs: dict[str, str] = {}  # what the learner's code printed, by test
         self.collection_errors: list[str] = []
         self.started: set[str] = set()
 
@@ -71,8 +71,6 @@ class KitPlugin:
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         for item in items:
             self.items.setdefault(exercise_of(item), []).append(item)
-        for name, group in self.items.items():
-            self.weights[name] = sum(weight(i) for i in group)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -87,6 +85,9 @@ class KitPlugin:
         error = call.excinfo.value if call.excinfo is not None else None
         if error is not None and item.nodeid not in self.failures:
             self.failures[item.nodeid] = error
+        sandboxed = self.sandboxes.get(exercise_of(item))
+        if call.when == "call" and sandboxed is not None:
+            self.outputs[item.nodeid] = sandboxed.take_output()
         return pytest.TestReport(
             item.nodeid,
             item.location,
@@ -125,17 +126,17 @@ class KitPlugin:
 
     def _exercise_result(self, exercise: Exercise) -> ExerciseResult:
         group = self.items.get(exercise.name, [])
-        total = self.weights.get(exercise.name) or 1.0
         tests = []
-        for item in group:
-            share = exercise.points * weight(item) / total
-            error = self.failures.get(item.nodeid)
+        points = shares(exercise.points, [weight(i) for i in group])
+        for item, share in zip(group, points, strict=True):
+            name, error = test_name(item), self.failures.get(item.nodeid)
+            output = self.outputs.get(item.nodeid, "")
             if error is None:
-                tests.append(TestResult(test_name(item), True, share, share))
+                tests.append(TestResult(name, True, share, share, output=output))
             else:
                 summary, fields = failure_text(error)
                 fields = tuple((label, clean(text)) for label, text in fields)
-                tests.append(TestResult(test_name(item), False, 0.0, share, clean(summary), fields))
+                tests.append(TestResult(name, False, 0.0, share, clean(summary), fields, output))
         return ExerciseResult(exercise.name, exercise.title, exercise.points, tuple(tests))
 
 

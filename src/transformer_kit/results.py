@@ -2,10 +2,34 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 from transformer_kit import __version__
+
+CENTS = 100  # points are kept in hundredths: shares and sums are exact, never 5.999999999999998
+
+
+def shares(points: float, weights: Sequence[float]) -> list[float]:
+    """`points` split in proportion to `weights` into hundredths that add up to exactly `points`
+    (the largest remainders get the spare hundredths, the earlier test on a tie)."""
+    whole, total = round(points * CENTS), sum(Fraction(w) for w in weights)
+    if not total:
+        return [0.0] * len(weights)
+    exact = [whole * Fraction(w) / total for w in weights]
+    cents = [math.floor(x) for x in exact]
+    spare = whole - sum(cents)
+    for index in sorted(range(len(exact)), key=lambda i: cents[i] - exact[i])[:spare]:
+        cents[index] += 1
+    return [c / CENTS for c in cents]
+
+
+def add_points(values: Iterable[float]) -> float:
+    """A sum of points, exact in hundredths."""
+    return round(math.fsum(values), 2)
 
 
 @dataclass(frozen=True)
@@ -16,6 +40,7 @@ class TestResult:
     max_score: float
     summary: str = ""
     fields: tuple[tuple[str, str], ...] = ()
+    output: str = ""  # what the learner's code printed during the test (cleaned, bounded)
 
     @property
     def message(self) -> str:
@@ -28,8 +53,8 @@ class TestResult:
         return {
             "name": self.name,
             "passed": self.passed,
-            "score": round(self.score, 6),
-            "max_score": round(self.max_score, 6),
+            "score": self.score,
+            "max_score": self.max_score,
             "message": self.message,
         }
 
@@ -47,7 +72,7 @@ class ExerciseResult:
 
     @property
     def score(self) -> float:
-        return round(sum(t.score for t in self.tests), 6)
+        return add_points(t.score for t in self.tests)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -70,11 +95,11 @@ class CheckResult:
 
     @property
     def score(self) -> float:
-        return round(sum(e.score for e in self.exercises), 6)
+        return add_points(e.score for e in self.exercises)
 
     @property
     def max_score(self) -> float:
-        return round(sum(e.max_score for e in self.exercises), 6)
+        return add_points(e.max_score for e in self.exercises)
 
     def to_json(self) -> dict[str, Any]:
         return {

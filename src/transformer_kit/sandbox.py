@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,9 @@ class Limits:
     import_seconds: float = 10.0  # to start Python and import the learner's module (torch too)
 
 
+View = tuple[int, int, Path | None]  # the exercises folder's device and inode, a link's target
+
+
 @dataclass
 class Worker:
     """One running worker: its process, its two pipe ends and its output file."""
@@ -65,6 +69,7 @@ class Worker:
     limits: Limits
     buffer: bytearray = field(default_factory=bytearray)
     overrun: str = ""  # what the watchdog killed the worker for: "memory" or "processes"
+    view: View | None = None  # started with a preload: what it sees of the file, until `release`
 
     def exit_status(self, wait: float = 1.0) -> int | None:
         """The exit code (negative: the signal), waiting up to `wait` seconds for it."""
@@ -97,8 +102,9 @@ def harden_grading_process() -> None:
         libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
 
 
-def spawn(name: str, path: Path, limits: Limits, level: str) -> Worker:
-    """Start a worker that imports `path` as module `name`, isolated at `level`."""
+def spawn(name: str, path: Path, limits: Limits, level: str, preload: Sequence[str] = ()) -> Worker:
+    """Start a worker that imports `path` as module `name`, isolated at `level`. With `preload`,
+    it imports those modules first and loads `path` only once `release`d (see `release`)."""
     request_read, request_write = os.pipe()
     reply_read, reply_write = os.pipe()
     fd, output = tempfile.mkstemp(prefix=f"kit-{name}-", suffix=".out")
@@ -119,7 +125,7 @@ def spawn(name: str, path: Path, limits: Limits, level: str) -> Worker:
     signal.pthread_sigmask(signal.SIG_BLOCK, interrupt)  # Ctrl-C waits until it is registered
     try:
         process = subprocess.Popen(
-            [*prefix, *python, name, str(path)],
+            [*prefix, *python, name, str(path), str(isolation.sandbox_uid()), *preload],
             stdin=subprocess.DEVNULL,
             stdout=fd,
             stderr=fd,
@@ -132,12 +138,35 @@ def spawn(name: str, path: Path, limits: Limits, level: str) -> Worker:
         worker = Worker(
             process, request_write, reply_read, Path(output), time.monotonic(), scratch, limits
         )
+        worker.view = _view(path) if preload else None
         _live[process.pid] = worker
     finally:
         for inherited in (fd, request_read, reply_write):
             os.close(inherited)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, interrupt)
     return worker
+
+
+def release(worker: Worker, path: Path) -> bool:
+    """Let a worker started with a preload for `path` load that file as it is now; its import
+    time counts from here. False, and the worker is stopped, when it cannot see the file as it
+    is now (exercises/ was made again since, or a symbolic link changed) or has ended."""
+    fresh = worker.view is not None and worker.view == _view(path)
+    if fresh and send(worker, {"op": "load"}):
+        worker.view, worker.started = None, time.monotonic()
+        return True
+    stop(worker)
+    return False
+
+
+def _view(path: Path) -> View | None:
+    """What a worker's file system shows of the learner's side (a bind of the exercises folder
+    as it was when it started, and of a symlinked file's target); None without the folder."""
+    try:
+        folder = path.parent.stat()
+    except OSError:
+        return None
+    return folder.st_dev, folder.st_ino, path.resolve() if path.is_symlink() else None
 
 
 def worker_environment(home: str) -> dict[str, str]:
@@ -164,7 +193,7 @@ def _bubblewrap(path: Path, limits: Limits) -> list[str]:
 
 def _apply_limits(limits: Limits) -> Any:
     root = os.geteuid() == 0  # RLIMIT_NPROC counts a user's processes system-wide: only for
-    # nobody, whom a root-started full worker becomes (root itself is exempt)
+    # the sandbox uid a root-started full worker becomes (root itself is exempt)
 
     def apply() -> None:  # runs in the child between fork and exec
         chosen = [

@@ -48,6 +48,8 @@ class StudentRaised(Exception):
         if self.not_implemented:
             function = self.call.split("(")[0]
             return f"not implemented yet: {function} raises NotImplementedError"
+        if self.type_name == ResultWithoutData.__name__:
+            return self.text  # the kit's own words about what came back
         return f"raised {self.type_name}: {self.text}".rstrip(": ")
 
     def fields(self) -> list[tuple[str, str]]:
@@ -58,6 +60,10 @@ class StudentRaised(Exception):
     def message(self) -> str:
         lines = [self.summary] + [f"{label}: {text}" for label, text in self.fields()]
         return "\n".join(lines)
+
+
+class ResultWithoutData(TypeError):
+    """A result with a shape but no numbers to send back: a torch tensor on the meta device."""
 
 
 class StudentFailed(Mismatch):
@@ -186,6 +192,12 @@ def plain(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     if type(value).__module__.startswith("torch") and hasattr(value, "detach"):
+        if getattr(value, "is_meta", False):  # .cpu() would raise NotImplementedError
+            raise ResultWithoutData(
+                f"the result is a torch tensor with no data, on the meta device (shape "
+                f"{tuple(value.shape)}): a meta tensor has a shape but no values; make the "
+                "result on the CPU (torch's default device, or device='cpu')"
+            )
         return np.array(value.detach().cpu().numpy())
     if isinstance(value, tuple):
         return tuple(plain(v) for v in value)

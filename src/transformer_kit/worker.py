@@ -1,7 +1,9 @@
 """The worker: imports one learner module and answers calls on it, in its own process.
 
-Started by `sandbox.spawn` as `python -I -c ... IN_FD OUT_FD LEVEL NAME PATH` (inside bubblewrap at
-the full isolation level), under resource limits, with stdout and stderr going to a capped file.
+Started by `sandbox.spawn` as `python -I -c ... IN_FD OUT_FD LEVEL NAME PATH [MODULE ...]` (inside
+bubblewrap at the full isolation level), under resource limits, with stdout and stderr going to a
+capped file. With MODULEs (a worker started ahead, while the learner edits) it imports them, then
+waits for the grading process's "load" before it loads PATH, so it loads the file as saved.
 Everything here runs beside the learner's code and is trusted by nobody: the grading process only
 accepts plain data from it.
 """
@@ -29,11 +31,12 @@ from transformer_kit.student import (
     snapshot,
 )
 
-PRINT_KEEP = 4096  # characters of the learner's printing kept per worker
+PRINT_KEEP = 4096  # characters of the learner's printing kept per reply (for --show-output)
 
 
 class CappedText(io.TextIOBase):
-    """A text stream that keeps the first characters written to it and counts the rest."""
+    """A text stream that keeps the first PRINT_KEEP characters written to it since the last
+    `take` (which hands them over with the next reply) and counts the rest."""
 
     def __init__(self) -> None:
         self.kept: list[str] = []
@@ -49,18 +52,28 @@ class CappedText(io.TextIOBase):
         self.size += len(text)
         return len(text)
 
+    def take(self) -> str:
+        fresh = "".join(self.kept)
+        if self.size > PRINT_KEEP:
+            fresh += f"\n… ({self.size - PRINT_KEEP:,} more characters)"
+        self.kept, self.size = [], 0
+        return fresh
+
 
 class Session:
     """The learner's module and the objects handed out from it, by handle id (0 = the module)."""
 
-    def __init__(self, in_fd: int, out_fd: int, path: Path) -> None:
+    def __init__(self, in_fd: int, out_fd: int, path: Path, printed: CappedText) -> None:
         self.in_fd = in_fd
         self.out_fd = out_fd
         self.path = path
+        self.printed = printed
         self.objects: dict[int, Any] = {}
 
     def send(self, message: dict[str, Any]) -> None:
-        protocol.write_frame(self.out_fd, message)
+        """One frame, carrying what the learner's code printed since the last one."""
+        output = self.printed.take()
+        protocol.write_frame(self.out_fd, {**message, "output": output} if output else message)
 
     def receive(self) -> dict[str, Any]:
         header = protocol.read_exact(self.in_fd, protocol.HEADER.size)
@@ -187,16 +200,31 @@ def warm_up_torch() -> None:
             importlib.import_module("torch._dynamo")
 
 
+def preload(modules: list[str]) -> None:
+    """Import what the learner's module will need (numpy, torch) before it is written; one that
+    fails to import is left for the learner's own import to report."""
+    for module in modules:
+        with contextlib.suppress(Exception):
+            importlib.import_module(module)
+    warm_up_torch()
+
+
 def main(argv: list[str]) -> None:
     in_fd, out_fd, level, name, path_text = int(argv[0]), int(argv[1]), *argv[2:5]
+    modules = argv[6:]  # after the uid: what to import before the learner's file is loaded
     if level == isolation.FULL:
-        isolation.drop_root()
+        isolation.drop_root(int(argv[5]))  # the uid of its own the grading process chose
     else:
         isolation.enter([in_fd, out_fd])
     faulthandler.enable(sys.__stderr__)  # a crash leaves its traceback in the output file
-    sys.stdout = sys.stderr = CappedText()
+    printed = CappedText()
+    sys.stdout = sys.stderr = printed
     np.seterr(all="ignore")  # floating-point warnings are the learner's business, not a failure
-    session = Session(in_fd, out_fd, Path(path_text))
+    session = Session(in_fd, out_fd, Path(path_text), printed)
+    if modules:
+        preload(modules)
+        if session.receive().get("op") != "load":
+            return
     try:
         session.objects[0] = load(name, session.path)
     except BaseException as error:

@@ -6,6 +6,7 @@ memory becomes a `StudentFailed` naming what happened; the next test gets a fres
 
 from __future__ import annotations
 
+import re
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from transformer_kit.untrusted import clean
 MAX_TIME_OUTS = 2  # after this many time-outs an exercise's remaining tests fail at once
 NAME_LIMIT = 200  # characters of a class or argument name from the worker
 NAMES_KEPT = 32  # entries of a list of names from the worker (an exception's base classes)
+OUTPUT_KEPT = 4096  # characters of the learner's printing kept per test (--show-output)
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,8 @@ class Target:
 
     @property
     def label(self) -> str:
-        return f"exercises/{self.path.name}"
+        """The file as its folder and name: exercises/NAME.py, or interview/NAME.py."""
+        return f"{self.path.parent.name}/{self.path.name}"
 
 
 class Sandboxed:
@@ -55,6 +58,7 @@ class Sandboxed:
         self.import_failure: StudentFailed | StudentRaised | None = None
         self.ready = False
         self.functions: dict[str, RemoteObject] = {}  # module functions looked up already
+        self.printed = ""  # what the learner's code printed during the current test
 
     def start(self) -> None:
         if self.worker is None and self.import_failure is None:
@@ -67,6 +71,12 @@ class Sandboxed:
     def begin_test(self, time_limit: float) -> None:
         self.time_limit = time_limit
         self.budget = sandbox.Budget(time_limit)
+        self.printed = ""
+
+    def take_output(self) -> str:
+        """What the learner's code printed since the test began (bounded and cleaned)."""
+        printed, self.printed = self.printed, ""
+        return clean(printed, OUTPUT_KEPT)
 
     def close(self) -> None:
         if self.worker is not None:
@@ -138,6 +148,9 @@ class Sandboxed:
             raise self._malformed(call) from None
         if reply is None:
             raise self._died(call)
+        output = reply.get("output")
+        if isinstance(output, str) and len(self.printed) <= OUTPUT_KEPT:
+            self.printed += output[: OUTPUT_KEPT + 1]
         return reply
 
     def _serve_callback(
@@ -233,6 +246,7 @@ class Sandboxed:
         if "MemoryError" in tail or "Cannot allocate memory" in tail:
             return self._memory_failure(call)
         name = signal.Signals(number).name if number in signal.valid_signals() else str(number)
+        name = _fault_named(tail) or name
         return StudentFailed(
             f"your code crashed ({name}{_SIGNAL_WORDS.get(name, '')}) during {call}",
             call=call,
@@ -258,6 +272,19 @@ def _names(value: Any) -> list[str]:
 
 
 _SIGNAL_WORDS = {"SIGSEGV": ": segmentation fault", "SIGABRT": ": aborted", "SIGKILL": ": killed"}
+# faulthandler's first line for a fatal signal: its own name for the crash. (The exit status may
+# say otherwise: as the first process of its PID namespace, a worker cannot kill itself with
+# SIGABRT, and abort() then ends in an instruction that raises SIGSEGV, reported second.)
+_FAULTS = {"Aborted": "SIGABRT", "Segmentation fault": "SIGSEGV", "Bus error": "SIGBUS",
+           "Floating-point exception": "SIGFPE", "Illegal instruction": "SIGILL"}  # fmt: skip
+_FAULT_LINE = re.compile(rf"^Fatal Python error: ({'|'.join(map(re.escape, _FAULTS))})$", re.M)
+
+
+def _fault_named(tail: str) -> str:
+    """The first signal faulthandler reported in the worker's last output (the later ones, if
+    any, came from the crash itself), or ""."""
+    found = _FAULT_LINE.search(tail)
+    return _FAULTS[found.group(1)] if found else ""
 
 
 def _refuse(value: Any) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """The learner's workspace: finding it, making it, restoring stubs, and the progress store.
 
 A workspace is a folder with `exercises/`. The kit keeps its own state in `.kit/` inside it:
-`progress.json` (best scores, first pass, hints seen) and `backups/` (files replaced by a reset).
+`progress.json` (best scores, first pass, hints seen) and `backups/` (files replaced by a reset
+or by a new interview attempt).
 """
 
 from __future__ import annotations
@@ -28,17 +29,23 @@ class WorkspaceError(Exception):
 
 
 def find(option: str | None) -> Path:
-    """--workspace, else $KIT_WORKSPACE, else the current folder; it must hold exercises/."""
-    chosen = option or os.environ.get("KIT_WORKSPACE") or "."
-    source = "--workspace" if option else "KIT_WORKSPACE" if os.environ.get("KIT_WORKSPACE") else ""
-    root = Path(chosen).expanduser().resolve()
+    """--workspace, else $KIT_WORKSPACE, else the current folder or the nearest folder above it
+    (as git finds its repository); it must hold exercises/."""
+    chosen = option or os.environ.get("KIT_WORKSPACE")
+    source = "--workspace" if option else "KIT_WORKSPACE" if chosen else ""
+    root = Path(chosen).expanduser().resolve() if chosen else _enclosing(Path.cwd())
     if not (root / "exercises").is_dir():
-        origin = f" (from {source})" if source else ""
+        origin = f" (from {source})" if source else " or in any folder above it"
         raise WorkspaceError(
-            f"no workspace at {root}{origin}: it has no exercises/ folder.\n"
+            f"no workspace at {root}{origin}: no exercises/ folder.\n"
             "Make one with `kit init DIR`, then run kit inside DIR or pass --workspace DIR."
         )
     return root
+
+
+def _enclosing(folder: Path) -> Path:
+    """The nearest of `folder` and its parents that holds exercises/ (else `folder` itself)."""
+    return next((f for f in (folder, *folder.parents) if (f / "exercises").is_dir()), folder)
 
 
 def state_folder(root: Path) -> Path:
@@ -83,19 +90,30 @@ def is_fresh(root: Path, exercise: Exercise) -> bool:
 def reset(root: Path, exercise: Exercise) -> Path | None:
     """Restore the stub; the replaced file is moved to .kit/backups first. Returns the backup."""
     path = exercise_file(root, exercise)
+    if path.is_dir():
+        raise WorkspaceError(
+            f"{path} is a folder, not a file: nothing was changed. Move it away (what is in it "
+            f"is yours), then run `kit reset {exercise.name}` again."
+        )
     backup = None
     if path.exists() and not is_fresh(root, exercise):
-        folder = state_folder(root) / "backups"
-        folder.mkdir(parents=True, exist_ok=True)
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        backup = folder / f"{exercise.name}-{stamp}.py"
-        counter = 1
-        while backup.exists():
-            counter += 1
-            backup = folder / f"{exercise.name}-{stamp}-{counter}.py"
-        shutil.copy2(path, backup)
+        backup = keep_backup(root, path, exercise.name)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, exercise.stub.read_bytes())
+    return backup
+
+
+def keep_backup(root: Path, path: Path, label: str) -> Path:
+    """Copy `path` to .kit/backups/LABEL-TIMESTAMP.py (never over an earlier backup)."""
+    folder = state_folder(root) / "backups"
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    backup = folder / f"{label}-{stamp}.py"
+    counter = 1
+    while backup.exists():
+        counter += 1
+        backup = folder / f"{label}-{stamp}-{counter}.py"
+    shutil.copy2(path, backup)
     return backup
 
 

@@ -1,12 +1,17 @@
-"""Benchmark: from saving a correct attention solution to the redrawn report under `kit watch`.
+"""Benchmark: from saving a correct attention to the redrawn report under `kit watch`, for a
+solution with numpy only and one that uses torch, against another version of the kit.
 
-    python tests/benchmarks/bench_watch.py [--runs 15] [--poll]
+    python tests/benchmarks/bench_watch.py [--runs 7] [--poll] [--baseline SOURCE_TREE]
 
-Runs the watcher as a subprocess on a fresh workspace (NO_COLOR, output read unbuffered from a
-pipe). Each run saves the stub (a failing report), waits for that report, then saves the reference
-solution the way an editor does (a temporary file, then os.replace) and measures until the report
-that says "attention passed" has been written in full. Prints the median, min and max, the part of
-it spent noticing the save, and the machine.
+Runs each watcher as a subprocess on a fresh workspace (NO_COLOR, output read unbuffered from a
+pipe). Each run saves a failing version (the stub; for torch, the torch solution without its
+1/sqrt(d_k)), waits for that report and for the watcher's processes to be idle (as while a
+learner edits: a worker started ahead has finished its imports), then saves the correct version
+the way an editor does (a temporary file, then os.replace) and measures until the report that
+says "attention passed" has been written in full. With --baseline (a source tree of the kit,
+e.g. `git archive main | tar -x -C /tmp/kit-main`), that version's watcher runs too, on the
+same Python, interleaved run by run. Prints medians, min and max, the part spent noticing the
+save, and the machine.
 """
 
 from __future__ import annotations
@@ -21,9 +26,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench_check import machine  # same folder: the script's own
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the catalogue
+from catalogue.attention import RIGHT
 
 from transformer_kit import meta
 
@@ -31,6 +40,30 @@ KIT = shutil.which("kit", path=os.path.dirname(sys.executable)) or "kit"
 END_OF_FRAME = "save to re-check"  # the status line, the last line of every redrawn report
 NOTICED = "checking attention"  # printed as soon as a save is noticed, before grading
 TIMEOUT = 60.0  # seconds to wait for any one line before giving up
+IDLE_CPU = 0.02  # CPU seconds the watcher's processes may use in IDLE_OVER and count as idle
+IDLE_OVER = 0.5
+TICKS = os.sysconf("SC_CLK_TCK")
+TARGETS = {"numpy": 0.3, "torch": 0.5}  # seconds: the median redraw to aim for
+TORCH_SCALE = "/ q.shape[-1] ** 0.5"
+
+
+@dataclass(frozen=True)
+class Kit:
+    label: str
+    command: list[str]  # up to the `kit` arguments
+    env: dict[str, str]
+
+
+def scenarios() -> dict[str, tuple[bytes, bytes]]:
+    """Per scenario: the failing version saved first, and the correct one, whose redraw counts."""
+    (attention,) = meta.resolve(["attention"], meta.load())
+    solution = attention.solution.read_text(encoding="utf-8")
+    torch = next(v for v in RIGHT if v.name == "torch inside, returning tensors").source(solution)
+    assert TORCH_SCALE in torch
+    return {
+        "numpy": (attention.stub.read_bytes(), solution.encode()),
+        "torch": (torch.replace(TORCH_SCALE, "").encode(), torch.encode()),
+    }
 
 
 class Output:
@@ -71,54 +104,119 @@ def save(path: Path, source: bytes) -> float:
     return started
 
 
-def watcher_command(workspace: Path, poll: bool) -> list[str]:
-    """`kit watch attention` on the workspace, as a learner starts it."""
-    return [KIT, "--workspace", str(workspace), "watch", "attention", *(["--poll"] if poll else [])]
+def tree_cpu(root: int) -> float:
+    """CPU seconds used so far by the live processes descended from `root`, itself included."""
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/stat", "rb") as stream:
+                    fields = stream.read().decode().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            parents[int(entry.name)] = int(fields[1])
+            used[int(entry.name)] = (int(fields[11]) + int(fields[12])) / TICKS
+    tree, frontier = {root}, {root}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier} - tree
+        tree |= frontier
+    return sum(used.get(pid, 0.0) for pid in tree)
 
 
-def measure(runs: int, poll: bool) -> tuple[list[float], list[float]]:
-    (attention,) = meta.resolve(["attention"], meta.load())
-    stub, solution = attention.stub.read_bytes(), attention.solution.read_bytes()
-    with tempfile.TemporaryDirectory() as folder:
-        workspace = Path(folder)
-        target = workspace / "exercises" / "attention.py"
-        target.parent.mkdir()
-        target.write_bytes(stub)
-        command = watcher_command(workspace, poll)
-        environment = {**os.environ, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1"}
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, env=environment)
-        output = Output(process)
-        totals, noticing = [], []
-        try:
-            output.frame()  # the first check, which also imports pytest and numpy
-            for _ in range(runs):
-                save(target, stub)
-                report, _, _ = output.frame()
-                assert "attention failed" in report, report
-                saved = save(target, solution)
-                report, noticed, drawn = output.frame()
-                assert "attention passed" in report, report
-                totals.append(drawn - saved)
-                noticing.append(noticed - saved)
-        finally:
-            process.send_signal(signal.SIGINT)
-            process.wait(timeout=TIMEOUT)
-    return totals, noticing
+def wait_until_idle(pid: int) -> None:
+    """Until the watcher and its workers have used almost no CPU for IDLE_OVER seconds."""
+    before = tree_cpu(pid)
+    while True:
+        time.sleep(IDLE_OVER)
+        now = tree_cpu(pid)
+        if now - before < IDLE_CPU:
+            return
+        before = now
+
+
+class Watcher:
+    """One `kit watch attention` on its own workspace."""
+
+    def __init__(self, kit: Kit, failing: bytes, correct: bytes, poll: bool) -> None:
+        self.failing, self.correct = failing, correct
+        self.folder = tempfile.TemporaryDirectory()
+        workspace = Path(self.folder.name)
+        self.target = workspace / "exercises" / "attention.py"
+        self.target.parent.mkdir()
+        self.target.write_bytes(failing)
+        arguments = ["--workspace", str(workspace), "watch", "attention"]
+        environment = {**os.environ, **kit.env, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1"}
+        self.process = subprocess.Popen(
+            [*kit.command, *arguments, *(["--poll"] if poll else [])],
+            stdout=subprocess.PIPE,
+            env=environment,
+        )
+        self.output = Output(self.process)
+        self.output.frame()  # the first check, which also imports pytest and numpy
+
+    def run(self) -> tuple[float, float]:
+        """One save of the correct version: seconds to the redrawn report, and to noticing."""
+        save(self.target, self.failing)
+        report, _, _ = self.output.frame()
+        assert "attention failed" in report, report
+        wait_until_idle(self.process.pid)
+        saved = save(self.target, self.correct)
+        report, noticed, drawn = self.output.frame()
+        assert "attention passed" in report, report
+        wait_until_idle(self.process.pid)
+        return drawn - saved, noticed - saved
+
+    def close(self) -> None:
+        self.process.send_signal(signal.SIGINT)
+        self.process.wait(timeout=TIMEOUT)
+        self.folder.cleanup()
+
+
+def kits(baseline: str | None) -> list[Kit]:
+    found = [Kit("this kit", [KIT], {})]
+    if baseline is not None:
+        source = Path(baseline).resolve()
+        if not (source / "src" / "transformer_kit").is_dir():
+            raise SystemExit(f"{source} holds no src/transformer_kit: give a source tree")
+        command = [sys.executable, "-c", "from transformer_kit.cli import main; main()"]
+        env = {"PYTHONPATH": str(source / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
+        found.append(Kit(f"baseline {source}", command, env))
+    return found
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--poll", action="store_true", help="force the polling backend")
+    parser.add_argument("--baseline", metavar="SOURCE_TREE", help="another kit's source tree")
     arguments = parser.parse_args()
-    totals, noticing = measure(arguments.runs, arguments.poll)
+    chosen = kits(arguments.baseline)
+    watchers = {
+        (kit.label, name): Watcher(kit, failing, correct, arguments.poll)
+        for kit in chosen
+        for name, (failing, correct) in scenarios().items()
+    }
+    totals: dict[tuple[str, str], list[float]] = {key: [] for key in watchers}
+    noticing: dict[tuple[str, str], list[float]] = {key: [] for key in watchers}
+    try:
+        for _ in range(arguments.runs):
+            for key, watcher in watchers.items():
+                total, noticed = watcher.run()
+                totals[key].append(total)
+                noticing[key].append(noticed)
+    finally:
+        for watcher in watchers.values():
+            watcher.close()
     print(f"machine: {machine()}")
     print(f"watcher: kit watch attention{' --poll' if arguments.poll else ''}")
-    print(f"runs: {arguments.runs}; seconds from os.replace of the solution:")
-    for name, samples in (("to the redrawn report", totals), ("to noticing the save", noticing)):
+    print(f"runs: {arguments.runs} each, interleaved; seconds from os.replace of the solution:")
+    for (label, name), samples in totals.items():
+        noticed = statistics.median(noticing[label, name])
         print(
-            f"  {name:24} median {statistics.median(samples):.3f}"
-            f"  (min {min(samples):.3f}, max {max(samples):.3f})"
+            f"  {label}, {name} (target {TARGETS[name]:g}): redrawn: median "
+            f"{statistics.median(samples):.3f} (min {min(samples):.3f}, max {max(samples):.3f});"
+            f" noticed: median {noticed:.3f}"
         )
 
 

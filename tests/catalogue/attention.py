@@ -97,6 +97,41 @@ WRONG = [
         message="in place",
     ),
     Variant(
+        "causal_mask made on torch's meta device (a tensor with no data)",
+        passes=False,
+        code="""
+        import torch
+
+
+        def causal_mask(seq_len):
+            return torch.tril(torch.ones(seq_len, seq_len, dtype=torch.bool, device="meta"))
+        """,
+        message="a torch tensor with no data, on the meta device",
+    ),
+    Variant(
+        "causal_mask(1) with an extra axis, (1, 1, 1)",
+        passes=False,
+        replace=(
+            (
+                CAUSAL,
+                "return np.tril(np.ones((seq_len, seq_len), dtype=bool))"
+                ".reshape((1,) * (seq_len == 1) + (seq_len, seq_len))",
+            ),
+        ),
+        message="an extra axis of length 1",
+    ),
+    Variant(
+        "mask given a head axis inside multi_head_attention (annotated-transformer's (B, 1, S))",
+        passes=False,
+        replace=(
+            (
+                ATTEND,
+                "mask = None if mask is None else mask[:, None]  # (B, 1, L, S)\n    " + ATTEND,
+            ),
+        ),
+        message="annotated-transformer's (B, 1, S) convention",
+    ),
+    Variant(
         "causal_mask excludes the diagonal",
         passes=False,
         replace=((CAUSAL, "return np.tril(np.ones((seq_len, seq_len), dtype=bool), k=-1)"),),

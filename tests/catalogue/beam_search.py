@@ -8,6 +8,38 @@ BUDGET = "budget = beam_width - len(finished)"
 FINAL_SORT = "return sorted(normalized, key=lambda hyp: hyp[1], reverse=True)[:beam_width]"
 GREEDY_STOP = "        tokens.append(next_id)\n        if next_id == eos_id:\n            break\n"
 KEEP = "finished += [hyp for hyp in kept if hyp[0][-1] == eos_id]\n"
+SEARCH_STEP = """        budget = beam_width - len(finished)
+        kept = sorted(expansions, key=lambda hyp: hyp[1], reverse=True)[:budget]
+        finished += [hyp for hyp in kept if hyp[0][-1] == eos_id]
+        live = [hyp for hyp in kept if hyp[0][-1] != eos_id]
+"""
+# whisper's BeamSearchDecoder.update: finished ones set aside, the beam refilled to beam_width
+WHISPER_STEP = """        live = []
+        for tokens, score in sorted(expansions, key=lambda hyp: hyp[1], reverse=True):
+            if tokens[-1] == eos_id:
+                finished.append((tokens, score))
+            else:
+                live.append((tokens, score))
+            if len(live) == beam_width:
+                break
+"""
+# HF's and fairseq's: of the 2 * beam_width best, an eos among the first beam_width finishes
+HF_STEP = """        live = []
+        ranked = sorted(expansions, key=lambda hyp: hyp[1], reverse=True)[: 2 * beam_width]
+        for rank, (tokens, score) in enumerate(ranked):
+            if tokens[-1] != eos_id:
+                live.append((tokens, score))
+            elif rank < beam_width:
+                finished.append((tokens, score))
+            if len(live) == beam_width:
+                break
+"""
+NORMALIZE = "return float(score / generated_length**length_penalty)"
+GNMT = "return float(score / ((5 + generated_length) / 6) ** length_penalty)"
+WHISPER_NORMALIZE = (
+    "penalty = generated_length if length_penalty == 0 else "
+    "((5 + generated_length) / 6) ** length_penalty\n    return float(score / penalty)"
+)
 KEEP_LIVE = "        live = [hyp for hyp in kept if hyp[0][-1] != eos_id]\n"
 
 WRONG = [
@@ -90,6 +122,33 @@ WRONG = [
             (FINAL_SORT, "return sorted(normalized, key=lambda hyp: hyp[1], reverse=True)"),
         ),
         message="finished hypotheses did not shrink the beam",
+    ),
+    Variant(
+        "whisper's beam: kept full, finished hypotheses set aside and replaced",
+        passes=False,
+        replace=((SEARCH_STEP, WHISPER_STEP),),
+        message="the beam was kept full",
+    ),
+    Variant(
+        "HF's and fairseq's beam: kept full, an eos among the first beam_width finishes",
+        passes=False,
+        replace=((SEARCH_STEP, HF_STEP),),
+        message="the beam was kept full",
+    ),
+    Variant(
+        "HF's beam with its length counting the decoder start token (two mistakes at once)",
+        passes=False,
+        replace=(
+            (SEARCH_STEP, HF_STEP),
+            ("generated_length = len(tokens) - 1", "generated_length = len(tokens)"),
+        ),
+        message="two mistakes at once: the beam was kept full",
+    ),
+    Variant(
+        "whisper's search and scores: a full beam, GNMT's penalty, normalised at 0 too",
+        passes=False,
+        replace=((SEARCH_STEP, WHISPER_STEP), (NORMALIZE, WHISPER_NORMALIZE)),
+        message="two mistakes at once: the beam was kept full",
     ),
     Variant(
         "top-k of each hypothesis, no pruning over all expansions",
@@ -175,6 +234,23 @@ WRONG = [
             ("return float(score / generated_length**length_penalty)", "return float(score)"),
         ),
         message="the length penalty is not applied",
+    ),
+    Variant(
+        "GNMT's length penalty ((5 + L) / 6) ** alpha",
+        passes=False,
+        replace=((NORMALIZE, GNMT),),
+        message="a GNMT length penalty",
+    ),
+    Variant(
+        "score normalised by the length even at length_penalty 0 (whisper's default)",
+        passes=False,
+        replace=(
+            (
+                NORMALIZE,
+                "return float(score / generated_length ** (length_penalty or 1))",
+            ),
+        ),
+        message="normalised by the length although length_penalty=0",
     ),
     Variant(
         "length penalty counts bos",

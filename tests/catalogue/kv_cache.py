@@ -71,6 +71,17 @@ VARIANTS: list[Variant] = [
         message="a new token must attend to itself",
     ),
     Variant(
+        "position kept outside len(cache), on a counter of its own (llama's start_pos)",
+        passes=False,
+        replace=(
+            (
+                "    start = len(cache)  # absolute position of x_new[:, 0]\n",
+                "    start = getattr(cache, 'position', 0)\n    cache.position = start + t\n",
+            ),
+        ),
+        message="positions come from len(cache)",
+    ),
+    Variant(
         "cache updated after attending",
         passes=False,
         replace=(

@@ -27,6 +27,15 @@ VARIANTS: list[Variant] = [
         message="lr folded into the velocity",
     ),
     Variant(
+        "sutskever's form: v = momentum * v - lr * grad, w + v",
+        passes=False,
+        replace=(
+            (V_LINE, "    v_new = momentum * velocity - lr * grad\n"),
+            (W_LINE, "    w_new = w + v_new\n    return w_new, v_new\n"),
+        ),
+        message="Sutskever's form",
+    ),
+    Variant(
         "update uses the old velocity",
         passes=False,
         replace=((W_LINE, "    w_new = w - lr * velocity\n    return w_new, v_new\n"),),

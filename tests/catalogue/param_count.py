@@ -18,6 +18,16 @@ CHECK = """    if d_model % n_heads != 0:
 """
 
 VARIANTS: list[Variant] = [
+    Variant(
+        "no linear biases, and 13 * L * d LayerNorm parameters: the errors cancel but for 2 * d",
+        passes=False,
+        replace=(
+            (ATTENTION, "attention = 4 * d_model * d_model"),
+            (MLP, "mlp = d_model * d_ff + d_ff * d_model"),
+            (LAYERNORMS, '"layernorm": 13 * n_layers * d_model,'),
+        ),
+        message="mistakes that partly cancel",
+    ),
     # --- layernorm ------------------------------------------------------------------------
     Variant(
         "final_layernorm_forgotten",

@@ -20,6 +20,54 @@ ROPE_ODD = "out_odd = even * sin + odd * cos  # (..., L, D/2)"
 WRONG = [
     # --- sinusoidal_encoding
     Variant(
+        "sinusoid: fairseq's (sin | cos halves, frequencies over half_dim - 1)",
+        passes=False,
+        code="""
+        import math
+
+
+        def sinusoidal_encoding(seq_len, d_model, base=10000.0):
+            if d_model % 2:
+                raise ValueError(f"odd d_model={d_model}")
+            half_dim = d_model // 2
+            emb = math.log(base) / (half_dim - 1)
+            emb = np.exp(np.arange(half_dim, dtype=np.float64) * -emb)
+            emb = np.arange(seq_len, dtype=np.float64)[:, None] * emb[None, :]
+            return np.concatenate([np.sin(emb), np.cos(emb)], axis=1)
+        """,
+        message="two mistakes at once: [sin..., cos...] concatenated halves",
+    ),
+    Variant(
+        "sinusoid: frequencies over half_dim - 1, interleaved (tensor2tensor's timescales)",
+        passes=False,
+        replace=(
+            (
+                SINUSOID_EXPONENTS,
+                "exponents = np.arange(d_model // 2, dtype=np.float64) / max(d_model // 2 - 1, 1)",
+            ),
+        ),
+        message="frequencies spread over half_dim - 1",
+    ),
+    Variant(
+        "sinusoid: the blog's loop (2i / d_model with i the column, cos at its own frequency)",
+        passes=False,
+        code="""
+        import math
+
+
+        def sinusoidal_encoding(seq_len, d_model, base=10000.0):
+            if d_model % 2:
+                raise ValueError(f"odd d_model={d_model}")
+            pe = np.zeros((seq_len, d_model))
+            for pos in range(seq_len):
+                for i in range(0, d_model, 2):
+                    pe[pos, i] = math.sin(pos / (base ** ((2 * i) / d_model)))
+                    pe[pos, i + 1] = math.cos(pos / (base ** ((2 * (i + 1)) / d_model)))
+            return pe
+        """,
+        message="two mistakes at once: frequency exponent 4k/d_model",
+    ),
+    Variant(
         "sinusoid: sin and cos swapped",
         passes=False,
         replace=(
