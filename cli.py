@@ -53,6 +53,7 @@ def main(context: click.Context, workspace: str | None) -> None:
       kit init DIR            make a new workspace with fresh stubs
       kit interview [NAME]    a timed mock interview from a fresh stub, without hints
       kit nbgrader export DIR the exercises as nbgrader source notebooks, for a course
+      kit nbgrader autograde DIR ID   grade a course's submitted notebooks, sandboxed
       kit grade FOLDER        grade a class's submissions (instructors)
       kit gradescope build    a Gradescope autograder zip, for a course
 

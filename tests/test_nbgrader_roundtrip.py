@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+import importlib.util
 import json
 import os
 import subprocess
@@ -223,6 +224,12 @@ def round_trip(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RoundTrip]:
     yield RoundTrip(course, release, kit, read_gradebook(course, list(modules)))
 
 
+def module_text(module: str) -> str:
+    spec = importlib.util.find_spec(module)
+    assert spec is not None and spec.origin is not None, module
+    return Path(spec.origin).read_text(encoding="utf-8")
+
+
 def hidden_only_lines(exercise: Any) -> set[str]:
     """Lines of the hidden tests and the reference that appear nowhere public."""
     tests = classroom.graded_tests([exercise])[exercise.name]
@@ -230,6 +237,7 @@ def hidden_only_lines(exercise: Any) -> set[str]:
     hidden = [*parts.hidden_modules.values(), parts.hidden_grader]
     setup, answers = classroom.answers(exercise)
     public = [*parts.public_modules.values(), parts.public_grader, setup]
+    public += [module_text(module) for module in classroom.RUNTIME]
     public.append(exercise.stub.read_text(encoding="utf-8"))
     hidden += [answer.source for answer in answers]
     known = {line.strip() for text in public for line in text.splitlines()}
@@ -247,7 +255,7 @@ def test_released_notebooks_hide_solutions_and_hidden_tests(round_trip: RoundTri
         released = "\n".join(text(cell) for cell in cells)
         for marker in classroom.MARKERS:
             assert marker not in released, f"{exercise.name}: {marker} left in the release"
-        assert "hidden=True" not in released and "load_module('reference'" not in released
+        assert "load_module('reference'" not in released and "graded=True" not in released
         lines = {line.strip() for line in released.splitlines()}
         leaked = sorted(hidden_only_lines(exercise) & lines)
         assert not leaked, f"{exercise.name}: the release shows hidden lines: {leaked[:5]}"

@@ -1,7 +1,8 @@
-"""`kit nbgrader`: the exercises as nbgrader assignments (the work: classroom/nbgrader_export.py).
+"""`kit nbgrader`: the exercises as nbgrader assignments, and their submissions graded in the
+kit's sandbox (the work: classroom/nbgrader_export.py and classroom/nbgrader_grading.py).
 
-Writing the notebooks needs no nbgrader; generating, releasing and grading them does, so the
-command says how to get it when it is missing.
+Writing the notebooks needs only nbformat; generating, releasing and grading them needs nbgrader,
+so the commands say how to get it when it is missing.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from transformer_kit.cli_errors import KitBroken
 
 if TYPE_CHECKING:
     from transformer_kit.classroom.nbgrader_export import Exported
+    from transformer_kit.classroom.nbgrader_grading import Graded
     from transformer_kit.meta import Exercise
 
 DEFAULT_ASSIGNMENT = "transformer_kit"
@@ -50,6 +52,8 @@ def export(course_dir: Path, names: tuple[str, ...], assignment: str, force: boo
     """
     from transformer_kit.classroom import nbgrader_export as classroom
 
+    if importlib.util.find_spec("nbformat") is None:
+        raise click.UsageError(f"writing notebooks needs nbformat: {classroom.INSTALL}")
     exercises = _exercises(names)
     try:
         exported = classroom.export(course_dir, exercises, assignment, force)
@@ -96,3 +100,93 @@ def _report(exported: Exported, course_dir: Path, assignment: str) -> None:
         from transformer_kit.classroom.nbgrader_export import INSTALL
 
         click.echo(f"nbgrader is not installed here: {INSTALL}")
+
+
+@nbgrader.command()
+@click.argument("course_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("assignment")
+@click.option(
+    "--student",
+    "students",
+    multiple=True,
+    metavar="ID",
+    help="Grade only this student's submission (repeat for more). Default: every student.",
+)
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Parallel workers (default: the number of CPUs).",
+)
+@click.option(
+    "--allow-basic-isolation",
+    is_flag=True,
+    help="Grade even where bubblewrap is missing (as `kit grade`: students' code could then "
+    "read each other's files).",
+)
+def autograde(
+    course_dir: Path,
+    assignment: str,
+    students: tuple[str, ...],
+    jobs: int | None,
+    allow_basic_isolation: bool,
+) -> None:
+    """Grade submitted notebooks in the kit's sandbox and write nbgrader's gradebook.
+
+    The code of the solution cells of each COURSE_DIR/submitted/STUDENT/ASSIGNMENT/NAME.ipynb
+    (notebooks from `kit nbgrader export`) is graded as `kit grade` grades files: in a
+    sandboxed worker, never in this process. Each test cell's score goes into the course's
+    gradebook and each notebook, with the kit's messages as the test cells' outputs, into
+    COURSE_DIR/autograded/; the kit's own result files go to COURSE_DIR/kit_grades/ASSIGNMENT/.
+    Afterwards, in COURSE_DIR:
+
+    \b
+      nbgrader export                         # grades.csv
+      nbgrader generate_feedback ASSIGNMENT   # feedback/ for the students
+
+    Exit status: 0 every submission was graded, 1 some could not be, 2 usage error.
+    """
+    if importlib.util.find_spec("nbgrader") is None:
+        from transformer_kit.classroom.nbgrader_export import INSTALL
+
+        raise click.UsageError(f"grading nbgrader submissions needs nbgrader: {INSTALL}")
+    from transformer_kit import executors
+    from transformer_kit.classroom import nbgrader_grading as grading
+    from transformer_kit.classroom.nbgrader_export import CourseError, ExportError
+    from transformer_kit.cli_grade import _default_jobs, _level
+
+    level = _level(allow_basic_isolation)
+    exercises = _exercises(())
+    try:
+        course = grading.open_course(course_dir)
+        chosen = grading.submitted_students(course, assignment, students)
+        executor = executors.LocalPool(jobs or _default_jobs())
+        graded, others = grading.autograde(course, assignment, chosen, exercises, executor, level)
+    except CourseError as error:
+        raise click.UsageError(str(error)) from None
+    except ExportError as error:
+        raise KitBroken(f"the kit's graders cannot be read: {error}") from None
+    except OSError as error:
+        raise click.ClickException(f"cannot write the grades of {course_dir}: {error}") from None
+    for name in others:
+        click.echo(f"{name}.ipynb is not a kit exercise: left to nbgrader autograde")
+    _report_grades(graded, course_dir, assignment)
+    if any(g.error for g in graded):
+        raise SystemExit(1)
+
+
+def _report_grades(graded: list[Graded], course_dir: Path, assignment: str) -> None:
+    width = max(len(g.student) for g in graded)
+    for result in graded:
+        if result.error:
+            click.echo(f"{result.student:<{width}}  not graded: {result.error}")
+        else:
+            click.echo(
+                f"{result.student:<{width}}  {result.score:g} of {result.max_score:g} points"
+            )
+        for note in result.notes:
+            click.echo(f"{'':<{width}}  note: {note}")
+    done = sum(not g.error for g in graded)
+    click.echo(f"Wrote {done} of {len(graded)} submissions into the gradebook of {course_dir}.")
+    click.echo(f"Next, in {course_dir}: nbgrader export, nbgrader generate_feedback {assignment}")

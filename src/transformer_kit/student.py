@@ -276,6 +276,18 @@ def mutation_failure(call: str, names: Sequence[str]) -> StudentFailed:
     )
 
 
+def failure_text(error: BaseException) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """A failed test's summary and labelled fields, from whatever it raised (pytest's skip is
+    the plugin's)."""
+    if isinstance(error, (Mismatch, StudentRaised)):
+        return error.summary, tuple(error.fields())
+    if isinstance(error, AssertionError):
+        return str(error) or "a check failed", ()
+    return f"the grader failed: {type(error).__name__}: {error}", (
+        ("", "this is a bug in the kit, not in your code: please report it"),
+    )
+
+
 class LocalStudent:
     """The handle over names in this process (a module or a notebook's namespace)."""
 

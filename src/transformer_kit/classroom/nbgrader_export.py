@@ -6,26 +6,26 @@ for (its signature and docstring, the reference body between `### BEGIN SOLUTION
 worth the points `kit check` gives it. The tests are not copied by hand: the setup cell carries
 the grader's source (graders/test_<name>.py), its fixtures and the reference solution, inlined as
 modules; the few visible tests get only the helpers and public fixtures they need, everything
-else sits between `### BEGIN HIDDEN TESTS` and `### END HIDDEN TESTS`.
+else sits between `### BEGIN HIDDEN TESTS` and `### END HIDDEN TESTS` (one region per
+notebook: nbgrader warns once for each cell whose hidden region it restores, jupyter/nbgrader#1961).
 
-Writing notebooks needs no nbgrader: they are nbformat-v4 JSON built here. `NotebookGrader` is
-the part that runs inside a notebook's kernel (the kit is installed wherever nbgrader grades).
+The visible part needs only numpy: it inlines the kit's comparisons, its handle on the learner's
+names and the runner (`notebook_runtime`), so a learner does not install the kit. The hidden part
+imports the runner from the kit, which is installed wherever nbgrader grades. Notebooks are built
+with nbformat.
 """
 
 from __future__ import annotations
 
 import ast
 import contextlib
+import importlib.util
 import itertools
-import json
 import os
 import re
 import symtable
-import sys
 import textwrap
-import types
-import warnings
-from collections.abc import Iterable, Iterator, MutableMapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,16 @@ INLINED = {
     "transformer_kit.solutions": "solutions",
 }
 FIXTURES = "transformer_kit.graders.fixtures"
+RUNNER = "transformer_kit.classroom.notebook_runtime"  # runs a notebook's tests
+# kit modules that need only numpy, inlined into every notebook's visible setup: module -> the
+# setup cell's name for it, in the order they load
+RUNTIME = {
+    "transformer_kit.compare": "_kit_compare",
+    "transformer_kit.student": "_kit_student",
+    RUNNER: "_kit_runtime",
+}
+# what `import pytest` gives a notebook's visible grader (its tests only carry marks)
+PYTEST_STAND_IN = "_kit_runtime.PYTEST_MARKS"
 
 # The visible tests of each exercise: checks whose inputs and expected values the stub's docstring
 # already gives away (shapes, errors, what a one-line rule computes), and whose helpers compute
@@ -58,6 +68,13 @@ VISIBLE_TESTS: dict[str, tuple[str, ...]] = {
     "positional_encoding": ("test_sinusoid_odd", "test_rope_odd", "test_learned_too_short"),
     "kv_cache": ("test_keys_values_shapes", "test_len"),
     "param_count": ("test_not_divisible", "test_adds_up"),
+    "sampling": (
+        "test_temperature_not_positive",
+        "test_top_k_invalid",
+        "test_top_p_invalid",
+        "test_min_p_invalid",
+    ),
+    "grouped_attention": ("test_gqa_shapes", "test_latent_shapes", "test_gqa_indivisible_width"),
 }
 
 CONFIG_TEXT = f'''"""nbgrader configuration of this course.
@@ -414,7 +431,8 @@ class GraderParts:
     """The setup cell's sources: the visible part and the hidden part."""
 
     public_modules: dict[str, str]  # alias -> source of the public part of a fixtures module
-    public_grader: str  # helpers and visible tests
+    public_grader: str  # helpers and visible tests, less their imports of the inlined runtime
+    public_names: dict[str, str]  # name -> what binds it instead of those imports
     hidden_modules: dict[str, str]  # alias -> whole source of an inlined module
     hidden_grader: str  # the whole grader, less the imports of the inlined modules
 
@@ -429,7 +447,7 @@ def grader_parts(exercise: meta.Exercise, visible: Iterable[str]) -> GraderParts
     }
     wanted = list(visible)
     if not wanted:
-        return GraderParts({}, "", hidden_modules, "".join(c.text for c in own))
+        return GraderParts({}, "", {}, hidden_modules, "".join(c.text for c in own))
     needed = closure(own, wanted)
     missing = sorted(set(wanted) - {name for c in needed for name in c.names})
     if missing:
@@ -445,9 +463,54 @@ def grader_parts(exercise: meta.Exercise, visible: Iterable[str]) -> GraderParts
             )
         attributes = _attributes_read(needed, alias, exercise)
         fixtures = chunks(path.read_text(encoding="utf-8"))
-        public_modules[alias] = _module_text(fixtures, closure(fixtures, attributes))
-    public = _module_text(own, needed)
-    return GraderParts(public_modules, public, hidden_modules, "".join(c.text for c in own))
+        text, names = without_runtime_imports(fixtures, closure(fixtures, attributes))
+        if names:
+            raise ExportError(f"{path}: a fixtures module imports {sorted(names)} from the kit")
+        public_modules[alias] = text
+    public, names = without_runtime_imports(own, needed)
+    return GraderParts(public_modules, public, names, hidden_modules, "".join(c.text for c in own))
+
+
+def without_runtime_imports(
+    parts: Sequence[Chunk], chosen: Sequence[Chunk]
+) -> tuple[str, dict[str, str]]:
+    """The chosen statements as a module without the kit's imports, and, for each name those
+    imports bound, what binds it in a notebook (an inlined module's attribute); `import pytest`
+    becomes the runtime's stand-in."""
+    names: dict[str, str] = {}
+    kept = []
+    for chunk in chosen:
+        bound = _runtime_names(chunk)
+        if bound is None:
+            kept.append(chunk)
+        else:
+            names |= bound
+    return _module_text(parts, kept), names
+
+
+def _runtime_names(chunk: Chunk) -> dict[str, str] | None:
+    node = chunk.node
+    if isinstance(node, ast.Import):
+        modules = {alias.name for alias in node.names}
+        if not modules & {"pytest", *RUNTIME} and not any(_is_kit(m) for m in modules):
+            return None
+        if [(a.name, a.asname) for a in node.names] == [("pytest", None)]:
+            return {"pytest": PYTEST_STAND_IN}
+        raise ExportError(f"a notebook cannot inline `{chunk.code.strip()}`: use `from ... import`")
+    if not isinstance(node, ast.ImportFrom) or not (
+        node.module == "pytest" or _is_kit(node.module or "")
+    ):
+        return None
+    if node.module not in RUNTIME:
+        raise ExportError(
+            f"`{chunk.code.strip()}`: a notebook's visible part can only use the kit modules "
+            f"{sorted(RUNTIME)}, which need only numpy: make the test hidden"
+        )
+    return {(a.asname or a.name): f"{RUNTIME[node.module]}.{a.name}" for a in node.names}
+
+
+def _is_kit(module: str) -> bool:
+    return module == "transformer_kit" or module.startswith("transformer_kit.")
 
 
 def _inlined(chunk: Chunk) -> Iterator[tuple[str, str, Path]]:
@@ -493,47 +556,63 @@ def _module_text(parts: Sequence[Chunk], chosen: Sequence[Chunk]) -> str:
 # --- the notebook -------------------------------------------------------------------------------
 
 
-def notebook(exercise: meta.Exercise, tests: Sequence[GradedTest]) -> dict[str, Any]:
-    """The nbgrader source notebook of one exercise, as nbformat-v4 JSON data."""
+def notebook(exercise: meta.Exercise, tests: Sequence[GradedTest]) -> Any:
+    """The nbgrader source notebook of one exercise (an nbformat-v4 NotebookNode)."""
+    from nbformat import v4
+
     setup, solution_cells = answers(exercise)
     visible = [t for t in tests if t.visible]
     parts = grader_parts(exercise, dict.fromkeys(t.function for t in visible))
     name = exercise.name
-    cells = [
-        _cell("markdown", _introduction(exercise, tests), f"{name}-intro", locked=True),
-        _cell("code", setup, f"{name}-imports", locked=True),
+    made = [
+        ("markdown", _introduction(exercise, tests), _metadata(f"{name}-intro", locked=True)),
+        ("code", setup, _metadata(imports_id(name), locked=True)),
         *(
-            _cell("code", a.source, f"{name}-solution-{a.symbol}", solution=True)
+            ("code", a.source, _metadata(solution_id(name, a.symbol), solution=True))
             for a in solution_cells
         ),
-        _cell("markdown", _tests_introduction(exercise, tests), f"{name}-tests-intro", locked=True),
-        _cell("code", _setup_source(exercise, parts), f"{name}-grader-setup", points=0.0),
-        *(_cell("code", _test_source(t), t.grade_id(name), points=t.points) for t in tests),
+        (
+            "markdown",
+            _tests_introduction(exercise, tests),
+            _metadata(f"{name}-tests-intro", locked=True),
+        ),
+        ("code", _setup_source(exercise, parts), _metadata(f"{name}-grader-setup", points=0.0)),
+        *(("code", _test_source(t), _metadata(t.grade_id(name), points=t.points)) for t in tests),
     ]
-    ids = [c["metadata"]["nbgrader"]["grade_id"] for c in cells]
+    ids = [metadata["nbgrader"]["grade_id"] for _, _, metadata in made]
     if len(set(ids)) != len(ids):
         raise ExportError(f"{name}: two cells would share a grade_id: {sorted(ids)}")
-    for index, cell in enumerate(cells, 1):
-        cell["id"] = f"{name[:50]}-{index:03d}"
-    return {
-        "cells": cells,
-        "metadata": {
+    new_cell = {"code": v4.new_code_cell, "markdown": v4.new_markdown_cell}
+    cells = [
+        new_cell[kind](source.strip("\n"), id=f"{name[:50]}-{index:03d}", metadata=metadata)
+        for index, (kind, source, metadata) in enumerate(made, 1)
+    ]
+    return v4.new_notebook(
+        cells=cells,
+        metadata={
             "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
             "language_info": {"name": "python"},
         },
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
+    )
 
 
-def _cell(
-    kind: str,
-    source: str,
-    grade_id: str,
-    *,
-    locked: bool = False,
-    solution: bool = False,
-    points: float | None = None,
+def imports_id(exercise: str) -> str:
+    """The grade_id of a notebook's imports cell (locked: the kit grades nbgrader's copy)."""
+    return f"{exercise}-imports"
+
+
+def solution_id(exercise: str, symbol: str) -> str:
+    """The grade_id of the solution cell that defines `symbol`."""
+    return f"{exercise}-solution-{symbol}"
+
+
+def solution_ids(exercise: meta.Exercise) -> list[str]:
+    """The grade_ids of an exercise's solution cells, in the notebook's order."""
+    return [solution_id(exercise.name, a.symbol) for a in answers(exercise)[1]]
+
+
+def _metadata(
+    grade_id: str, *, locked: bool = False, solution: bool = False, points: float | None = None
 ) -> dict[str, Any]:
     grade = points is not None
     nbgrader: dict[str, Any] = {
@@ -546,14 +625,7 @@ def _cell(
     }
     if grade:
         nbgrader["points"] = points
-    cell: dict[str, Any] = {
-        "cell_type": kind,
-        "metadata": {"nbgrader": nbgrader},
-        "source": source.strip("\n").splitlines(keepends=True),
-    }
-    if kind == "code":
-        cell |= {"execution_count": None, "outputs": []}
-    return cell
+    return {"nbgrader": nbgrader}
 
 
 def _introduction(exercise: meta.Exercise, tests: Sequence[GradedTest]) -> str:
@@ -568,9 +640,8 @@ def _introduction(exercise: meta.Exercise, tests: Sequence[GradedTest]) -> str:
         "answer: replace `raise NotImplementedError()` and keep every name and signature. Then "
         f"run the test cells at the end. {_visibility(visible, len(tests))} They are the tests "
         f"of `kit check {exercise.name}` and score exactly as it does.\n\n"
-        "The test cells use the comparisons of transformer-kit (`transformer_kit.compare`), so "
-        "the kit must be installed where this notebook runs (as your course says, or "
-        f"`{INSTALL}`). Printing and warnings in your code cost no points."
+        "The visible tests need only numpy: the comparisons of transformer-kit they use are in "
+        "the grader setup cell. Printing and warnings in your code cost no points."
     )
 
 
@@ -599,25 +670,86 @@ def _points(points: float) -> str:
 
 
 def _setup_source(exercise: meta.Exercise, parts: GraderParts) -> str:
+    """The grader setup cell: the inlined runtime and the visible tests, then the hidden part,
+    which runs the whole grader with the installed kit's runner."""
+    name = exercise.name
     lines = [
-        f"# The grader of `kit check {exercise.name}`, run against the cells above.",
-        "from transformer_kit.classroom import nbgrader_export as _classroom",
-        "",
-        f"_kit = _classroom.NotebookGrader({exercise.name!r}, globals())",
+        f"# The grader of `kit check {name}`, run against the cells above. Its visible tests need",
+        "# only numpy: the kit's comparisons, its handle on your code and its test runner are",
+        "# inlined here.",
+        INLINE_LOADER,
+        *_runtime_modules(),
+        f"_kit = _kit_runtime.NotebookGrader({name!r}, globals())",
     ]
     lines += [_load("module", alias, text) for alias, text in parts.public_modules.items()]
     if parts.public_grader:
-        lines.append(_load("grader", None, parts.public_grader))
-    lines.append("### BEGIN HIDDEN TESTS")
+        lines.append(_load("grader", None, parts.public_grader, parts.public_names))
+    lines += [
+        "### BEGIN HIDDEN TESTS",
+        f"from {RUNNER} import NotebookGrader as _KitGrader",
+        "",
+        f"_kit = _KitGrader({name!r}, globals(), graded=True)",
+    ]
     lines += [_load("module", alias, text) for alias, text in parts.hidden_modules.items()]
     lines.append(_load("grader", None, parts.hidden_grader))
     lines.append("### END HIDDEN TESTS")
     return "\n".join(lines) + "\n"
 
 
-def _load(kind: str, alias: str | None, text: str) -> str:
+INLINE_LOADER = """import sys as _sys
+import types as _types
+
+
+def _kit_module(name, source, **names):
+    \"\"\"Run `source` (a module of the kit) as a module of its own, `names` bound first.\"\"\"
+    module = _types.ModuleType(f"_kit_notebook.{name}")
+    _sys.modules[module.__name__] = module
+    vars(module).update(names)
+    exec(compile(source, f"<kit {name}>", "exec", dont_inherit=True), vars(module))
+    return module
+
+"""
+
+
+def _runtime_modules() -> list[str]:
+    """A `_kit_module` line per inlined kit module, its kit imports bound to the ones before;
+    then the names its functions import from the kit (a cycle broken by a local import), bound
+    once every module is there."""
+    lines, late = [], []
+    for module, variable in RUNTIME.items():
+        spec = importlib.util.find_spec(module)
+        if spec is None or spec.origin is None:
+            raise ExportError(f"the kit's module {module} is missing")
+        source, nested = _without_nested_imports(Path(spec.origin).read_text(encoding="utf-8"))
+        parts = chunks(source)
+        text, names = without_runtime_imports(parts, parts)
+        bound = "".join(f", {name}={value}" for name, value in names.items())
+        lines.append(
+            f"{variable} = _kit_module({module.split('.')[-1]!r}, {_literal(text)}{bound})"
+        )
+        late += [f"{variable}.{name} = {value}" for name, value in nested.items()]
+    return lines + late
+
+
+def _without_nested_imports(source: str) -> tuple[str, dict[str, str]]:
+    """The source without the imports of inlined kit modules inside its functions, and the
+    names they bound (which the module's globals then provide)."""
+    tree = ast.parse(source)
+    top = {id(node) for node in tree.body}
+    lines = source.splitlines(keepends=True)
+    names = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and id(node) not in top and node.module in RUNTIME:
+            names |= {(a.asname or a.name): f"{RUNTIME[node.module]}.{a.name}" for a in node.names}
+            for index in range(node.lineno - 1, node.end_lineno or node.lineno):
+                lines[index] = ""
+    return "".join(lines), names
+
+
+def _load(kind: str, alias: str | None, text: str, names: dict[str, str] | None = None) -> str:
     name = "" if alias is None else f"{alias!r}, "
-    return f"_kit.load_{kind}({name}{_literal(text)})"
+    bound = "".join(f", {key}={value}" for key, value in (names or {}).items())
+    return f"_kit.load_{kind}({name}{_literal(text)}{bound})"
 
 
 def _literal(text: str) -> str:
@@ -634,13 +766,15 @@ def _test_source(test: GradedTest) -> str:
     comment = f"# {test.name} ({_points(test.points)}, {'visible' if test.visible else 'hidden'})"
     case = "" if test.case is None else f", case={test.case}"
     call = f"_kit.check({test.function!r}{case}{'' if test.visible else ', hidden=True'})"
-    if test.visible:
-        return f"{comment}\n{call}\n"
-    return f"{comment}\n### BEGIN HIDDEN TESTS\n{call}\n### END HIDDEN TESTS\n"
+    return f"{comment}\n{call}\n"
 
 
-def notebook_text(data: dict[str, Any]) -> str:
-    return json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+def notebook_text(node: Any) -> str:
+    """A notebook as nbformat writes it (validated on the way)."""
+    import nbformat
+
+    nbformat.validate(node)
+    return nbformat.writes(node) + "\n"
 
 
 # --- the course folder --------------------------------------------------------------------------
@@ -687,119 +821,3 @@ def export(
         config.write_text(CONFIG_TEXT, encoding="utf-8")
     notebooks = tuple((paths[e.name], tests[e.name]) for e in exercises)
     return Exported(notebooks, config, created)
-
-
-# --- inside the notebook ------------------------------------------------------------------------
-
-
-class NotebookGrader:
-    """Runs the kit's grader tests against the learner's names in a notebook's namespace.
-
-    The grader, its fixtures and the reference run in modules of their own, so no grader name
-    can replace one of the learner's. A test fails by raising AssertionError with the kit's
-    message; a hidden test says only what went wrong and the likely mistake, never the expected
-    values. Output and warnings of the learner's code are swallowed: nbgrader would give 0 points
-    to a cell that writes to stderr.
-    """
-
-    def __init__(self, exercise: str, learner: MutableMapping[str, Any]) -> None:
-        self.exercise = exercise
-        self.learner = learner
-        self.grader = self._new_module("grader")
-
-    def _new_module(self, part: str) -> types.ModuleType:
-        module = types.ModuleType(f"_kit_notebook.{self.exercise}.{part}")
-        sys.modules[module.__name__] = module  # dataclasses and typing look modules up there
-        return module
-
-    def load_module(self, alias: str, source: str) -> None:
-        """Run `source` as a module the grader knows as `alias` (its fixtures, the reference)."""
-        module = self._new_module(alias)
-        exec(compile(source, f"<{self.exercise} {alias}>", "exec", dont_inherit=True), vars(module))
-        setattr(self.grader, alias, module)
-
-    def load_grader(self, source: str) -> None:
-        """Run the grader's source (helpers and tests) in the grader's module."""
-        code = compile(source, f"<grader of {self.exercise}>", "exec", dont_inherit=True)
-        exec(code, vars(self.grader))
-
-    def check(self, test: str, case: int | None = None, *, hidden: bool = False) -> None:
-        """Run one test; raise AssertionError with the kit's message when it fails."""
-        from transformer_kit.student import LocalStudent
-
-        function = getattr(self.grader, test, None)
-        if function is None:
-            raise AssertionError(f"no test {test}: run the grader setup cell first")
-        arguments = case_arguments(function, case)
-        student = LocalStudent(self.learner)
-        with _swallowed_output():
-            try:
-                function(student=student, **arguments)
-            except (Exception, SystemExit) as error:
-                failure: BaseException | None = error
-            else:
-                failure = None
-        if failure is not None:
-            raise AssertionError(failure_message(failure, hidden)) from None
-
-
-def case_arguments(function: Any, case: int | None) -> dict[str, Any]:
-    """The arguments of case number `case` of the function's parametrize mark."""
-    if case is None:
-        return {}
-    (mark,) = [m for m in getattr(function, "pytestmark", []) if m.name == "parametrize"]
-    names = mark.kwargs.get("argnames", mark.args[0] if mark.args else "")
-    values = mark.kwargs.get("argvalues", mark.args[1] if len(mark.args) > 1 else ())
-    if isinstance(names, str):
-        names = [n.strip() for n in names.split(",") if n.strip()]
-    chosen = list(values)[case]
-    if _is_parameter_set(chosen):
-        chosen = chosen.values
-    elif len(names) == 1:
-        chosen = (chosen,)
-    return dict(zip(names, chosen, strict=True))
-
-
-def _is_parameter_set(value: Any) -> bool:
-    import pytest
-
-    return isinstance(value, type(pytest.param()))
-
-
-def failure_message(error: BaseException, hidden: bool) -> str:
-    """The kit's words for a failed test; for a hidden test only the summary and likely mistake."""
-    from transformer_kit.plugin import failure_text
-
-    if isinstance(error, SystemExit):
-        summary, fields = f"your code exited (SystemExit: {error.code!r})", ()
-    else:
-        summary, fields = failure_text(error)
-    if hidden:
-        fields = tuple((label, text) for label, text in fields if label == "likely mistake")
-    return "\n".join([summary, *(f"{label}: {text}" if label else text for label, text in fields)])
-
-
-@contextlib.contextmanager
-def _swallowed_output() -> Iterator[None]:
-    """Print, warnings and writes to file descriptors 1 and 2 go nowhere while a test runs."""
-    with open(os.devnull, "w") as sink, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink), _fds_to(sink):
-            yield
-
-
-@contextlib.contextmanager
-def _fds_to(sink: Any) -> Iterator[None]:
-    for stream in (sys.__stdout__, sys.__stderr__):
-        if stream is not None:
-            stream.flush()
-    saved = [os.dup(1), os.dup(2)]
-    try:
-        os.dup2(sink.fileno(), 1)
-        os.dup2(sink.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        for fd in saved:
-            os.close(fd)
