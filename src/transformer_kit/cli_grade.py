@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 INTERRUPTED = 130  # the shell's status for a run stopped by Ctrl-C
 
 
-def _default_jobs() -> int:
+def default_jobs() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
@@ -67,7 +67,7 @@ def grade(
     """
     from transformer_kit import batch, executors
 
-    level = _level(allow_basic_isolation)
+    level = batch_isolation(allow_basic_isolation)
     catalogue = _catalogue()
     try:
         found = batch.find_submissions(submissions, [e.name for e in catalogue], out)
@@ -83,7 +83,7 @@ def grade(
             raise click.UsageError(str(error)) from None
         executor = cluster
     else:
-        executor = executors.LocalPool(jobs or _default_jobs())
+        executor = executors.LocalPool(jobs or default_jobs())
     try:
         outcome = _run(found, exercises, out, executor, level, force, show=not as_json)
     except KeyboardInterrupt:
@@ -100,7 +100,9 @@ def grade(
     raise SystemExit(1 if outcome.failed else 0)
 
 
-def _level(allow_basic: bool) -> str:
+def batch_isolation(allow_basic: bool) -> str:
+    """The isolation level a batch grades at: full, or basic only when allowed (else a usage
+    error saying how to get full isolation)."""
     from transformer_kit import isolation
 
     try:

@@ -154,14 +154,14 @@ def autograde(
     from transformer_kit import executors
     from transformer_kit.classroom import nbgrader_grading as grading
     from transformer_kit.classroom.nbgrader_export import CourseError, ExportError
-    from transformer_kit.cli_grade import _default_jobs, _level
+    from transformer_kit.cli_grade import batch_isolation, default_jobs
 
-    level = _level(allow_basic_isolation)
+    level = batch_isolation(allow_basic_isolation)
     exercises = _exercises(())
     try:
         course = grading.open_course(course_dir)
         chosen = grading.submitted_students(course, assignment, students)
-        executor = executors.LocalPool(jobs or _default_jobs())
+        executor = executors.LocalPool(jobs or default_jobs())
         graded, others = grading.autograde(course, assignment, chosen, exercises, executor, level)
     except CourseError as error:
         raise click.UsageError(str(error)) from None
