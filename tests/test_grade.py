@@ -320,6 +320,12 @@ def _wait_for(condition, seconds: float = 300) -> None:
         time.sleep(0.2)
 
 
+def _interruptible() -> None:
+    """SIGINT as in a terminal's foreground: a run in the background (CI, nohup) ignores it,
+    and a child would inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_keeps_finished_results_and_leaves_no_process(
     graded: Graded, tmp_path: Path
 ) -> None:
@@ -328,7 +334,7 @@ def test_ctrl_c_keeps_finished_results_and_leaves_no_process(
     command = [kit_executable(), "grade", str(graded.folder), "--out", str(out), "-j", "2"]
     process = subprocess.Popen(
         command, env=environment, cwd=tmp_path, start_new_session=True, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_interruptible,
     )  # fmt: skip
     _wait_for(lambda: len(list((out / "results").glob("*.json"))) >= 3)
     os.killpg(process.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole foreground group
