@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from transformer_kit import __version__
-from transformer_kit.cli_errors import KitBroken
+from transformer_kit.cli_errors import KitBroken, catalogue
 from transformer_kit.cli_grade import grade
 from transformer_kit.cli_gradescope import gradescope
 from transformer_kit.cli_interview import interview
@@ -81,19 +81,10 @@ def _workspace_root(context: click.Context, option: str | None) -> Path:
         raise click.UsageError(str(error)) from None
 
 
-def _catalogue() -> tuple[Exercise, ...]:
-    from transformer_kit.meta import MetadataError, load
-
-    try:
-        return load()
-    except MetadataError as error:
-        _internal_error(f"the kit's exercise metadata is broken: {error}")
-
-
 def _select(words: Sequence[str], everything_when_empty: bool = True) -> list[Exercise]:
     from transformer_kit.meta import UnknownName, resolve
 
-    exercises = _catalogue()
+    exercises = catalogue()
     if not words and everything_when_empty:
         return list(exercises)
     try:
@@ -130,7 +121,7 @@ def list_command(context: click.Context, workspace: str | None) -> None:
     from transformer_kit.workspace import is_fresh
 
     root = _workspace_root(context, workspace)
-    exercises = _catalogue()
+    exercises = catalogue()
     progress = _progress(root)
     fresh = {e.name for e in exercises if is_fresh(root, e)}
     interviews = best_times(root)
@@ -255,7 +246,7 @@ def next_command(context: click.Context, workspace: str | None) -> None:
     root = _workspace_root(context, workspace)
     progress = _progress(root)
     passed = progress.passed()
-    pending = [e for e in _catalogue() if e.name not in passed]
+    pending = [e for e in catalogue() if e.name not in passed]
     out = report.console()
     if not pending:
         out.print("Every exercise has passed. Well done!")
@@ -296,12 +287,12 @@ def init(directory: Path) -> None:
     from transformer_kit.workspace import init as make_workspace
 
     try:
-        written = make_workspace(directory, _catalogue())
+        written = make_workspace(directory, catalogue())
     except WorkspaceError as error:
         raise click.UsageError(str(error)) from None
     except OSError as error:
         raise click.UsageError(f"cannot create a workspace in {directory}: {error}") from None
-    first = _catalogue()[0].name
+    first = catalogue()[0].name
     click.echo(f"Made a workspace in {directory.resolve()} with {len(written)} exercises.")
     click.echo(f"In it, `kit next` shows the first one, {first}; `kit check {first}` grades it.")
 

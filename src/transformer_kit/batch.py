@@ -20,6 +20,7 @@ import statistics
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +47,9 @@ class Submission:
     files: Mapping[str, bytes]  # exercise name -> the bytes of its NAME.py
     notes: tuple[str, ...] = ()
 
-    @property
+    @cached_property
     def sha256(self) -> str:
-        """A hash of the files graded (names and contents)."""
+        """A hash of the files graded (names and contents), computed once."""
         digest = hashlib.sha256()
         for name in sorted(self.files):
             data = self.files[name]

@@ -65,10 +65,10 @@ def grade(
     Exit status: 0 when every submission was graded (whatever the scores), 1 when the kit
     could not grade some (their results say why), 2 on a usage error, 130 when interrupted.
     """
-    from transformer_kit import batch, executors
+    from transformer_kit import batch, cli_errors, executors
 
     level = batch_isolation(allow_basic_isolation)
-    catalogue = _catalogue()
+    catalogue = cli_errors.catalogue()
     try:
         found = batch.find_submissions(submissions, [e.name for e in catalogue], out)
     except (batch.BatchError, OSError) as error:
@@ -116,16 +116,6 @@ def batch_isolation(allow_basic: bool) -> str:
             "'How grading stays honest'), or pass --allow-basic-isolation"
         )
     return level
-
-
-def _catalogue() -> tuple[Exercise, ...]:
-    from transformer_kit.cli_errors import KitBroken
-    from transformer_kit.meta import MetadataError, load
-
-    try:
-        return load()
-    except MetadataError as error:
-        raise KitBroken(f"the kit's exercise metadata is broken: {error}") from None
 
 
 def _exercises(

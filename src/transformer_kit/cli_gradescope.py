@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from transformer_kit.classroom.gradescope import HIDDEN_VISIBILITY, VISIBILITIES
-from transformer_kit.cli_nbgrader import _exercises
+from transformer_kit.cli_nbgrader import exercises_named
 
 if TYPE_CHECKING:
     from transformer_kit.classroom.gradescope_build import Built
@@ -55,7 +55,7 @@ def build(
     """
     from transformer_kit.classroom import gradescope_build
 
-    exercises = _exercises(names)
+    exercises = exercises_named(names)
     if not out.parent.is_dir():
         raise click.UsageError(f"--out {out}: the folder {out.parent} does not exist")
     try:

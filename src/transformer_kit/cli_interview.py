@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from transformer_kit.cli_errors import KitBroken
+from transformer_kit.cli_errors import KitBroken, catalogue
 
 if TYPE_CHECKING:
     from transformer_kit.interview import Running, Store
@@ -104,7 +104,7 @@ def _start(root: Path, store: Store, name: str | None, minutes: int | None, now:
     if name:
         (exercise,) = cli._select([name], everything_when_empty=False)
     else:
-        exercise = attempts.choose(cli._catalogue(), cli._progress(root), store)
+        exercise = attempts.choose(catalogue(), cli._progress(root), store)
     allowed = minutes or exercise.interview_minutes
     backup = attempts.start(root, store, exercise, allowed, now)
     path = attempts.attempt_file(root, exercise.name)
@@ -183,10 +183,9 @@ def _history(store: Store) -> None:
 
 
 def _exercise(running: Running) -> Exercise:
-    from transformer_kit import cli
     from transformer_kit import interview as attempts
 
-    found = [e for e in cli._catalogue() if e.name == running.exercise]
+    found = [e for e in catalogue() if e.name == running.exercise]
     if not found:
         raise click.UsageError(
             f"the running attempt's exercise {running.exercise} is not in this kit; "

@@ -54,7 +54,7 @@ def export(course_dir: Path, names: tuple[str, ...], assignment: str, force: boo
 
     if importlib.util.find_spec("nbformat") is None:
         raise click.UsageError(f"writing notebooks needs nbformat: {classroom.INSTALL}")
-    exercises = _exercises(names)
+    exercises = exercises_named(names)
     try:
         exported = classroom.export(course_dir, exercises, assignment, force)
     except classroom.CourseError as error:
@@ -66,13 +66,12 @@ def export(course_dir: Path, names: tuple[str, ...], assignment: str, force: boo
     _report(exported, course_dir, assignment)
 
 
-def _exercises(names: tuple[str, ...]) -> list[Exercise]:
+def exercises_named(names: tuple[str, ...]) -> list[Exercise]:
+    """The exercises `names` name (all when none); a usage error for an unknown name."""
     from transformer_kit import meta
+    from transformer_kit.cli_errors import catalogue as load_catalogue
 
-    try:
-        catalogue = meta.load()
-    except meta.MetadataError as error:
-        raise KitBroken(f"the kit's exercise metadata is broken: {error}") from None
+    catalogue = load_catalogue()
     if not names:
         return list(catalogue)
     try:
@@ -157,7 +156,7 @@ def autograde(
     from transformer_kit.cli_grade import batch_isolation, default_jobs
 
     level = batch_isolation(allow_basic_isolation)
-    exercises = _exercises(())
+    exercises = exercises_named(())
     try:
         course = grading.open_course(course_dir)
         chosen = grading.submitted_students(course, assignment, students)

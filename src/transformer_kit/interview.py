@@ -10,9 +10,7 @@ The time comes from `clock()` alone, which the kit's tests replace: nothing here
 
 from __future__ import annotations
 
-import contextlib
 import json
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -26,6 +24,7 @@ from transformer_kit.workspace import (
     atomic_write,
     keep_backup,
     real_folder,
+    set_aside,
     state_folder,
 )
 
@@ -118,9 +117,7 @@ def load(root: Path) -> Store:
     try:
         running, attempts = _parse(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError, TypeError, KeyError) as error:
-        aside = path.with_name(f"interview.damaged-{time.strftime('%Y%m%d-%H%M%S')}.json")
-        with contextlib.suppress(OSError):
-            path.replace(aside)
+        aside = set_aside(path)
         return Store(
             path,
             warning=f"the interview store {path} could not be read ({error}); it was moved to "

@@ -171,9 +171,7 @@ def load_progress(root: Path) -> Progress:
         data = json.loads(path.read_text(encoding="utf-8"))
         records = _records(data)
     except (OSError, ValueError, TypeError, KeyError) as error:
-        aside = path.with_name(f"progress.damaged-{time.strftime('%Y%m%d-%H%M%S')}.json")
-        with contextlib.suppress(OSError):
-            path.replace(aside)
+        aside = set_aside(path)
         return Progress(
             path,
             warning=f"the progress store {path} could not be read ({error}); it was moved to "
@@ -221,6 +219,15 @@ def remember_scores(progress: Progress, results: Iterable[Any]) -> None:
         record.best_score = max(record.best_score, result.score)
         if result.passed and record.passed_at is None:
             record.passed_at = time.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def set_aside(path: Path) -> Path:
+    """Move a damaged store out of the way, dated, beside it (so nothing is lost); its new
+    path."""
+    aside = path.with_name(f"{path.stem}.damaged-{time.strftime('%Y%m%d-%H%M%S')}{path.suffix}")
+    with contextlib.suppress(OSError):
+        path.replace(aside)
+    return aside
 
 
 def atomic_write(path: Path, data: bytes) -> None:
