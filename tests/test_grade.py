@@ -419,6 +419,37 @@ def test_a_dask_cluster_gives_the_same_files_even_when_a_worker_dies(
         assert result(out, student) == result(graded.out, student), student
 
 
+def test_a_folder_that_cannot_be_read_is_graded_as_empty_with_a_note(tmp_path: Path) -> None:
+    """Modes from an LMS download: one student's folder, another's exercises/, cannot be read.
+    Root reads everything, so as root the kit runs without the capabilities that override file
+    modes (setpriv), as a teaching assistant's own account would."""
+    folder = tmp_path / "class"
+    for student, inside in (("fine", ""), ("closed", ""), ("closed-inside", "exercises/")):
+        (folder / student / inside).mkdir(parents=True, exist_ok=True)
+        (folder / student / inside / "warmups.py").write_bytes(_source("warmups"))
+    (folder / "closed").chmod(0)
+    (folder / "closed-inside" / "exercises").chmod(0)
+    as_root = os.geteuid() == 0
+    drop = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search"] if as_root else []
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [*drop, kit_executable(), "grade", str(folder), "--out", str(out)],
+        capture_output=True, text=True, env={**os.environ, "KIT_ISOLATION": "full"}, timeout=300,
+    )  # fmt: skip
+    for name in ("closed", "closed-inside"):
+        (folder / name).chmod(0o755)
+    (folder / "closed-inside" / "exercises").chmod(0o755)
+    assert done.returncode == 0, done.stderr
+    table = rows(out)
+    assert (table["fine"]["warmups"], table["closed"]["warmups"]) == ("8", "0")
+    assert table["closed-inside"]["warmups"] == "0"
+    assert result(out, "closed")["notes"] == [
+        "the folder cannot be read (Permission denied), so nothing in it was graded: make it "
+        "readable (chmod -R u+rX) and grade again"
+    ]
+    assert result(out, "closed-inside")["notes"][0].startswith("exercises/ cannot be read")
+
+
 def test_usage_errors_exit_2_with_a_message(graded: Graded, tmp_path: Path) -> None:
     (tmp_path / "a" / "ref-01").mkdir(parents=True)
     cases = [

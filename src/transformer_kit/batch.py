@@ -108,15 +108,29 @@ def _entries(folder: Path) -> list[Path]:
 
 
 def _has_exercises(folder: Path, known: set[str]) -> bool:
-    return (folder / "exercises").is_dir() or any(
-        (folder / f"{name}.py").exists() or (folder / f"{name}.py").is_symlink() for name in known
+    """Whether `folder` holds exercises/ or a NAME.py (False when it cannot be searched)."""
+    return os.path.isdir(folder / "exercises") or any(
+        os.path.lexists(folder / f"{name}.py") for name in known
     )
 
 
 def read_submission(folder: Path, known: set[str]) -> Submission:
     """One student's folder: its exercise files (at its top, in exercises/, or in the one folder
-    it holds) and notes on everything odd about it."""
+    it holds) and notes on everything odd about it. A folder that cannot be read is graded as
+    empty, with a note that names it."""
     student = folder.resolve().name
+    try:
+        return _read_folder(folder, known, student)
+    except OSError as error:
+        place = Path(error.filename or folder)
+        inside = place != folder and place.is_relative_to(folder)
+        shown = f"{place.relative_to(folder)}/" if inside else "the folder"
+        note = (f"{shown} cannot be read ({error.strerror}), so nothing in it was graded: make "
+                "it readable (chmod -R u+rX) and grade again")  # fmt: skip
+        return Submission(student, {}, (note,))
+
+
+def _read_folder(folder: Path, known: set[str], student: str) -> Submission:
     notes: list[str] = []
     base = folder
     if not _has_exercises(folder, known):
