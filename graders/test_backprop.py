@@ -14,7 +14,15 @@ from typing import Any
 import numpy as np
 import pytest
 
-from transformer_kit.compare import Mismatch, as_array, assert_close, assert_shape, describe
+from transformer_kit.compare import (
+    Mismatch,
+    as_array,
+    assert_close,
+    assert_shape,
+    bare_name,
+    describe,
+    gradient_dict,
+)
 from transformer_kit.graders.fixtures import backprop as fixtures
 from transformer_kit.solutions import backprop as reference
 
@@ -195,58 +203,13 @@ def _loss_mistakes(y_hat: np.ndarray, y: np.ndarray) -> dict[str, float]:
 
 def _as_gradients(got: Any, *, call: str) -> Mapping[str, Any]:
     """`got` as a dict with exactly the keys w1, b1, w2, b2, or a Mismatch saying why not."""
-    expected = 'a dict {"w1": ..., "b1": ..., "w2": ..., "b2": ...}'
-    if got is None:
-        raise Mismatch(
-            "mlp_backward returned None: did it forget to `return` the dict of gradients?",
-            call=call,
-            expected=expected,
-            got="None",
-        )
-    if not isinstance(got, dict):
-        diagnosis = ""
-        if isinstance(got, (tuple, list)):
-            diagnosis = (
-                "the gradients returned in a sequence: return them by name, "
-                '{"w1": d_w1, "b1": d_b1, "w2": d_w2, "b2": d_b2}'
-            )
-        raise Mismatch(
-            "mlp_backward should return a dict of gradients",
-            call=call,
-            expected=expected,
-            got=describe(got),
-            diagnosis=diagnosis,
-        )
-    if set(got) == set(KEYS):
-        return got
-    missing = [key for key in KEYS if key not in got]
-    extra = [key for key in got if key not in KEYS]
-    details = []
-    if missing:
-        details.append("missing keys: " + ", ".join(repr(k) for k in missing))
-    if extra:
-        details.append("unexpected keys: " + ", ".join(repr(k) for k in extra))
-    renamed = any(_bare_name(key) in KEYS for key in extra)
-    raise Mismatch(
-        "the dict of gradients has the wrong keys",
-        call=call,
-        expected='keys "w1", "b1", "w2", "b2"',
-        got="keys " + (", ".join(repr(k) for k in got) or "(none)"),
-        details=details,
-        diagnosis='name each gradient exactly after its parameter: "w1", not "dw1", "W1" or '
-        '"grad_w1"'
-        if renamed
-        else "",
-    )
+    return gradient_dict(got, KEYS, function="mlp_backward", call=call, misnamed=_misnamed)
 
 
-def _bare_name(key: Any) -> str:
-    """`dW1`, `grad_w1`, `d_w1`, `dL/dw1` -> `w1`."""
-    name = str(key).lower()
-    for prefix in ("dl/d", "grad_", "grad", "d_", "d"):
-        if name.startswith(prefix) and name[len(prefix) :] in KEYS:
-            return name[len(prefix) :]
-    return name
+def _misnamed(extra: list[Any]) -> str:
+    if any(bare_name(key, KEYS) in KEYS for key in extra):
+        return 'name each gradient exactly after its parameter: "w1", not "dw1", "W1" or "grad_w1"'
+    return ""
 
 
 def _check_gradient_shape(got: Any, shape: tuple[int, ...], key: str, *, n: int, call: str) -> None:

@@ -19,7 +19,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from transformer_kit.compare import Mismatch, as_array, assert_close, describe, unpack
+from transformer_kit.compare import (
+    Mismatch,
+    as_array,
+    assert_close,
+    bare_name,
+    gradient_dict,
+    unpack,
+)
 from transformer_kit.graders.fixtures import lora as fixtures
 from transformer_kit.solutions import lora as reference
 
@@ -310,42 +317,13 @@ KEYS = ("a", "b")
 
 def as_gradients(got: Any, *, call: str) -> Mapping[str, Any]:
     """`got` as a dict with exactly the keys "a" and "b", or a Mismatch saying why not."""
-    expected = 'a dict {"a": grad_a, "b": grad_b}'
-    if not isinstance(got, dict):
-        diagnosis = ""
-        if got is None:
-            diagnosis = "did the function forget to `return` the dict?"
-        elif isinstance(got, (tuple, list)):
-            diagnosis = (
-                'the gradients returned in a sequence: return them by name, {"a": ..., "b": ...}'
-            )
-        raise Mismatch(
-            "lora_backward should return a dict of gradients",
-            call=call,
-            expected=expected,
-            got=describe(got),
-            diagnosis=diagnosis,
-        )
-    if set(got) == set(KEYS):
-        return got
-    extra = [k for k in got if k not in KEYS]
-    missing = [k for k in KEYS if k not in got]
-    details = []
-    if missing:
-        details.append("missing keys: " + ", ".join(repr(k) for k in missing))
-    if extra:
-        details.append("unexpected keys: " + ", ".join(repr(k) for k in extra))
-    frozen = any(str(k).lower().lstrip("d_").removeprefix("grad_") in ("w", "w0") for k in extra)
-    raise Mismatch(
-        "the dict of gradients has the wrong keys",
-        call=call,
-        expected='exactly the keys "a" and "b"',
-        got="keys " + (", ".join(repr(k) for k in got) or "(none)"),
-        details=details,
-        diagnosis=GRAD_FOR_W
-        if frozen
-        else 'name the gradients exactly "a" and "b", after the parameters a and b',
-    )
+    return gradient_dict(got, KEYS, function="lora_backward", call=call, misnamed=_misnamed)
+
+
+def _misnamed(extra: list[Any]) -> str:
+    if any(bare_name(key, ("w", "w0")) in ("w", "w0") for key in extra):
+        return GRAD_FOR_W
+    return 'name the gradients exactly "a" and "b", after the parameters a and b'
 
 
 def check_forward(student: Any, args: tuple[Any, ...], call: str, expected: Any = None) -> None:

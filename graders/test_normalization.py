@@ -23,7 +23,8 @@ from transformer_kit.compare import (
     assert_close,
     assert_raises,
     assert_shape,
-    describe,
+    bare_name,
+    gradient_dict,
     unpack,
 )
 from transformer_kit.graders.fixtures import normalization as fixtures
@@ -476,66 +477,18 @@ def eval_mistakes(
 
 def _as_gradients(got: Any, *, call: str) -> Mapping[str, Any]:
     """`got` as a dict with exactly the keys x, gamma, beta, or a Mismatch saying why not."""
-    expected = 'a dict {"x": ..., "gamma": ..., "beta": ...}'
-    if got is None:
-        raise Mismatch(
-            "layer_norm_backward returned None: did it forget to `return` the dict of gradients?",
-            call=call,
-            expected=expected,
-            got="None",
-        )
-    if not isinstance(got, dict):
-        diagnosis = ""
-        if isinstance(got, (tuple, list)):
-            diagnosis = (
-                'the gradients returned in a sequence: return them by name, {"x": d_x, '
-                '"gamma": d_gamma, "beta": d_beta}'
-            )
-        raise Mismatch(
-            "layer_norm_backward should return a dict of gradients",
-            call=call,
-            expected=expected,
-            got=describe(got),
-            diagnosis=diagnosis,
-        )
-    if set(got) == set(KEYS):
-        return got
-    missing = [key for key in KEYS if key not in got]
-    extra = [key for key in got if key not in KEYS]
-    details = []
-    if missing:
-        details.append("missing keys: " + ", ".join(repr(k) for k in missing))
-    if extra:
-        details.append("unexpected keys: " + ", ".join(repr(k) for k in extra))
-    renamed = any(_bare_name(key) in KEYS for key in extra)
-    torch_names = any(str(key).lower() in ("weight", "bias", "input") for key in extra)
-    diagnosis = ""
-    if renamed:
-        diagnosis = (
-            'name each gradient exactly after its argument: "x", not "dx", "grad_x" or "d_x"'
-        )
-    elif torch_names:
-        diagnosis = (
+    return gradient_dict(got, KEYS, function="layer_norm_backward", call=call, misnamed=_misnamed)
+
+
+def _misnamed(extra: list[Any]) -> str:
+    if any(bare_name(key, KEYS) in KEYS for key in extra):
+        return 'name each gradient exactly after its argument: "x", not "dx", "grad_x" or "d_x"'
+    if any(str(key).lower() in ("weight", "bias", "input") for key in extra):
+        return (
             'PyTorch\'s parameter names (weight, bias): this kit names the gradients "x", '
             '"gamma" and "beta"'
         )
-    raise Mismatch(
-        "the dict of gradients has the wrong keys",
-        call=call,
-        expected='keys "x", "gamma", "beta"',
-        got="keys " + (", ".join(repr(k) for k in got) or "(none)"),
-        details=details,
-        diagnosis=diagnosis,
-    )
-
-
-def _bare_name(key: Any) -> str:
-    """`dx`, `grad_gamma`, `d_beta`, `dL/dx`, `dgamma` -> `x`, `gamma`, `beta`."""
-    name = str(key).lower()
-    for prefix in ("dl/d", "grad_", "grad", "d_", "d"):
-        if name.startswith(prefix) and name[len(prefix) :] in KEYS:
-            return name[len(prefix) :]
-    return name
+    return ""
 
 
 def _check_gradients(
