@@ -27,6 +27,8 @@ from pathlib import Path
 import pytest
 from conftest import EXERCISES, kit_executable, solution_source
 
+from transformer_kit import batch
+
 ATT, MOM = "attention", "momentum_sgd"
 NAMES = (MOM, ATT)  # the catalogue's order, which the CSV's columns follow
 BY_NAME = {e.name: e for e in EXERCISES}
@@ -450,13 +452,38 @@ def test_a_folder_that_cannot_be_read_is_graded_as_empty_with_a_note(tmp_path: P
     assert result(out, "closed-inside")["notes"][0].startswith("exercises/ cannot be read")
 
 
+@pytest.mark.parametrize(
+    "stem, meant",
+    [
+        ("attention (1)", ATT),
+        ("Attention", ATT),
+        ("attention-2", ATT),
+        ("smithjane_1234_5678_attention", ATT),  # Canvas: student, ids, then the file's name
+        ("smithjane_LATE_1234_5678_attention-1", ATT),
+        ("doe_12_flash_attention", "flash_attention"),  # the longest name that fits
+        ("test_attention", None),  # the learner's own tests
+        ("attention_test", None),
+        ("notes", None),
+        ("_attention", None),
+    ],
+)
+def test_a_misnamed_file_is_known_as_the_exercise_it_most_likely_is(
+    stem: str, meant: str | None
+) -> None:
+    assert batch.known_as(stem, set(BY_NAME)) == meant
+
+
 def test_usage_errors_exit_2_with_a_message(graded: Graded, tmp_path: Path) -> None:
     (tmp_path / "a" / "ref-01").mkdir(parents=True)
+    (tmp_path / "download").mkdir()
+    for student in ("smithjane_12_34", "doejohn_13_35"):  # a learning platform's flat download
+        (tmp_path / "download" / f"{student}_{MOM}.py").write_bytes(_source(MOM))
     cases = [
         (["grade", str(tmp_path / "nowhere")], "is not a folder"),
         (["grade", str(graded.folder / "ref-01"), str(tmp_path / "a" / "ref-01")], "student id"),
         (["grade", str(graded.folder), "--exercises", "nonsense"], "nonsense"),
         (["grade", str(tmp_path / "a")], "no submission holds an exercise file"),
+        (["grade", str(tmp_path / "download")], "kit grade takes one folder per student"),
         (["grade", str(graded.folder), "--scheduler", "tcp://127.0.0.1:9"], "Dask scheduler"),
     ]
     for args, message in cases:

@@ -9,6 +9,7 @@ kit's version, the exercises and the isolation level, so a rerun grades only wha
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -80,6 +81,9 @@ def find_submissions(paths: Sequence[Path], names: Iterable[str], skip: Path) ->
                              "of such folders")  # fmt: skip
         folders += _student_folders(path, known, skip.resolve())
     submissions = [read_submission(folder, known) for folder in folders]
+    for folder, submission in zip(folders, submissions, strict=True):
+        if not submission.files and folder in paths:
+            _refuse_one_folder_class(folder, known)
     seen: dict[str, Path] = {}
     for folder, submission in zip(folders, submissions, strict=True):
         if submission.student in seen:
@@ -98,6 +102,26 @@ def _student_folders(path: Path, known: set[str], skip: Path) -> list[Path]:
     if inside and len(inside) == len(entries) and not _has_exercises(path, known):
         return [e for e in inside if e.resolve() != skip]
     return [path]
+
+
+def _refuse_one_folder_class(folder: Path, known: set[str]) -> None:
+    """A BatchError when `folder` holds every student's files side by side, renamed by a learning
+    platform (`smithjane_12_attention.py`, `doejohn_13_attention.py`)."""
+    students: dict[str, list[str]] = {}
+    with contextlib.suppress(OSError):
+        for entry in _entries(folder):
+            named = platform_named(entry.stem, known) if entry.suffix == ".py" else None
+            if named:
+                students.setdefault(named[1], []).append(entry.name)
+    several = next(((name, files) for name, files in students.items() if len(files) > 1), None)
+    if several:
+        name, files = several
+        raise BatchError(
+            f"{folder} holds files of several students side by side ({files[0]}, {files[1]}, "
+            "...), as a learning platform's download does: kit grade takes one folder per "
+            "student, named for the student. Put each student's files in a folder of their own, "
+            f"named NAME.py (e.g. {folder / 'STUDENT' / f'{name}.py'})"
+        )
 
 
 def _entries(folder: Path) -> list[Path]:
@@ -189,13 +213,32 @@ def _note_misnamed(
 
 
 def known_as(stem: str, known: set[str]) -> str | None:
-    """The exercise a misnamed file most likely is (`attention (1)`, `Attention`, `attention-2`)."""
+    """The exercise a misnamed file most likely is (`attention (1)`, `Attention`, `attention-2`,
+    or a learning platform's `smithjane_1234_5678_attention`)."""
     candidates = {stem, stem.lower(), stem.strip()}
     match = COPY_SUFFIX.match(stem)
     if match:
         candidates |= {match["stem"], match["stem"].lower().strip()}
     found = sorted(c for c in candidates if c in known)
-    return found[0] if found else None
+    if found:
+        return found[0]
+    named = platform_named(stem, known)
+    return named[1] if named else None
+
+
+def platform_named(stem: str, known: set[str]) -> tuple[str, str] | None:
+    """(prefix, exercise) of a file a learning platform renamed by putting the student before the
+    exercise's name (Canvas: `smithjane_1234_5678_attention`); a learner's own test file
+    (`test_attention`) is not one."""
+    match = COPY_SUFFIX.match(stem)
+    base = (match["stem"] if match else stem).lower().strip()
+    if base.startswith("test_") or base.endswith("_test"):
+        return None
+    for name in sorted(known, key=len, reverse=True):  # `x_flash_attention` is flash_attention
+        prefix = base.removesuffix(name)
+        if prefix != base and len(prefix) > 1 and prefix[-1] in "_- ":
+            return prefix[:-1], name
+    return None
 
 
 def _read_regular_file(path: Path) -> tuple[bytes, str]:
