@@ -421,14 +421,17 @@ def test_a_dask_cluster_gives_the_same_files_even_when_a_worker_dies(
         assert result(out, student) == result(graded.out, student), student
 
 
-def test_a_folder_that_cannot_be_read_is_graded_as_empty_with_a_note(tmp_path: Path) -> None:
-    """Modes from an LMS download: one student's folder, another's exercises/, cannot be read.
+def test_a_folder_that_cannot_be_read_or_holds_an_archive_gets_a_note(tmp_path: Path) -> None:
+    """Modes from an LMS download: one student's folder, another's exercises/, cannot be read;
+    a third student sent a zip.
     Root reads everything, so as root the kit runs without the capabilities that override file
     modes (setpriv), as a teaching assistant's own account would."""
     folder = tmp_path / "class"
     for student, inside in (("fine", ""), ("closed", ""), ("closed-inside", "exercises/")):
         (folder / student / inside).mkdir(parents=True, exist_ok=True)
         (folder / student / inside / "warmups.py").write_bytes(_source("warmups"))
+    (folder / "zipped").mkdir()
+    (folder / "zipped" / "hw1.zip").write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip
     (folder / "closed").chmod(0)
     (folder / "closed-inside" / "exercises").chmod(0)
     as_root = os.geteuid() == 0
@@ -450,6 +453,10 @@ def test_a_folder_that_cannot_be_read_is_graded_as_empty_with_a_note(tmp_path: P
         "readable (chmod -R u+rX) and grade again"
     ]
     assert result(out, "closed-inside")["notes"][0].startswith("exercises/ cannot be read")
+    assert result(out, "zipped")["notes"] == [
+        "hw1.zip is an archive, which the kit does not open: unpack it into the student's folder"
+    ]
+    assert table["zipped"]["warmups"] == "0"
 
 
 @pytest.mark.parametrize(

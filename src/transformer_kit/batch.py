@@ -34,6 +34,7 @@ MAX_FILE_BYTES = 1024**2  # a source file larger than this is not graded
 MISTAKE = "likely mistake: "
 TOP_MISTAKES = 5  # most frequent "likely mistake" lines kept per exercise in summary.json
 SOURCES = (".py", ".ipynb")
+ARCHIVES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.xz", ".tar.bz2", ".7z", ".rar")
 IGNORED = {"__MACOSX", "__pycache__", ".ipynb_checkpoints", ".kit", ".git"}
 COPY_SUFFIX = re.compile(r"^(?P<stem>.+?)(?:\s*\(\d+\)|[-_ ]copy|[-_ ]\d+|[-_ ]v\d+)$")
 
@@ -172,6 +173,13 @@ def _read_folder(folder: Path, known: set[str], student: str) -> Submission:
     for entry in entries:
         if not (entry.suffix == ".py" and entry.stem in known):
             _note_misnamed(entry, folder, known, files, notes)
+    if not files:
+        notes += [
+            f"{e.relative_to(folder)} is an archive, which the kit does not open: unpack it into "
+            "the student's folder"
+            for e in _entries(base)
+            if e.name.lower().endswith(ARCHIVES) and not e.is_dir()
+        ]
     if not files and not notes:
         notes.append("the submission holds no exercise file (NAME.py)")
     return Submission(student, files, tuple(notes))
