@@ -29,6 +29,7 @@ from transformer_kit.compare import (
     unpack,
 )
 from transformer_kit.graders.fixtures import attention as fixtures
+from transformer_kit.graders.messages import attention as messages
 from transformer_kit.solutions import attention as reference
 from transformer_kit.student import StudentFailed, StudentRaised
 
@@ -36,24 +37,6 @@ from transformer_kit.student import StudentFailed, StudentRaised
 # The classic mistakes, by name (the names are what the learner reads after "likely mistake:").
 
 NO_SCALE = "no 1/sqrt(d_k) scaling: divide the scores q @ k^T by sqrt(d_k)"
-SCALE_BY_D_K = "scores scaled by 1/d_k instead of 1/sqrt(d_k): take the square root"
-SCALE_BY_D = (
-    "scores scaled by 1/sqrt(D) instead of 1/sqrt(d_k): each head is scaled by its own width "
-    "d_k = D // num_heads"
-)
-AXIS_QUERIES = (
-    "softmax over the wrong axis (-2, the queries): normalise over the keys, the last axis"
-)
-AXIS_HEADS = "softmax over the wrong axis (1, the heads): normalise over the keys, the last axis"
-INVERTED = "inverted mask (True treated as blocked): True means 'may attend'"
-AFTER_SOFTMAX = (
-    "mask applied after softmax without renormalising: set the masked scores to -inf "
-    "before the softmax, so the remaining weights still sum to 1"
-)
-FILL_ZERO = (
-    "masked scores set to 0 instead of -inf: exp(0) still gives them weight; use -np.inf "
-    "(or a large negative number such as -1e9)"
-)
 EARLY_WEIGHTS = (
     "the weights are returned from before masking: return the weights after the mask is applied"
 )
@@ -68,15 +51,10 @@ SPLIT_NO_TRANSPOSE = (
     "head split without transpose: reshaping (B, L, D) straight to (B, h, L, d_k) mixes "
     "positions and heads; reshape to (B, L, h, d_k), then transpose to (B, h, L, d_k)"
 )
-MERGE_NO_TRANSPOSE = (
-    "heads merged without transpose: transpose (B, h, L, d_k) to (B, L, h, d_k) before "
-    "reshaping to (B, L, D)"
-)
 SPLIT_MERGE_NO_TRANSPOSE = (
     "head split and merge both without transpose: a plain reshape to (B, h, L, d_k) mixes "
     "positions and heads; reshape to (B, L, h, d_k) and transpose (and back at the end)"
 )
-NO_W_O = "forgotten output projection w_o: multiply the concatenated heads by w_o"
 IGNORES_CONTEXT = (
     "cross-attention ignoring the context: K and V must come from the context "
     "(K = context @ w_k, V = context @ w_v), only Q from x"
@@ -129,13 +107,13 @@ def _sdpa_mistakes(
     d_k = q.shape[-1]
     options: dict[str, dict[str, Any]] = {
         NO_SCALE: {"scale": 1.0},
-        SCALE_BY_D_K: {"scale": 1.0 / d_k},
-        AXIS_QUERIES: {"axis": -2},
+        messages.SCALE_BY_D_K: {"scale": 1.0 / d_k},
+        messages.AXIS_QUERIES: {"axis": -2},
     }
     if mask is not None:
-        options[INVERTED] = {"invert": True}
-        options[AFTER_SOFTMAX] = {"after": True}
-        options[FILL_ZERO] = {"fill": 0.0}
+        options[messages.INVERTED] = {"invert": True}
+        options[messages.AFTER_SOFTMAX] = {"after": True}
+        options[messages.FILL_ZERO] = {"fill": 0.0}
         if part == 1:
             options[EARLY_WEIGHTS] = {"early_weights": True}
     with _quiet():
@@ -192,19 +170,19 @@ def _mha_mistakes(
     d_k = width // num_heads
     options: dict[str, dict[str, Any]] = {
         NO_SCALE: {"scale": 1.0},
-        SCALE_BY_D: {"scale": 1.0 / np.sqrt(width)},
-        SCALE_BY_D_K: {"scale": 1.0 / d_k},
-        AXIS_QUERIES: {"axis": -2},
-        AXIS_HEADS: {"axis": 1},
+        messages.SCALE_BY_D: {"scale": 1.0 / np.sqrt(width)},
+        messages.SCALE_BY_D_K: {"scale": 1.0 / d_k},
+        messages.AXIS_QUERIES: {"axis": -2},
+        messages.AXIS_HEADS: {"axis": 1},
         SPLIT_NO_TRANSPOSE: {"split": "reshape"},
-        MERGE_NO_TRANSPOSE: {"merge": "reshape"},
+        messages.MERGE_NO_TRANSPOSE: {"merge": "reshape"},
         SPLIT_MERGE_NO_TRANSPOSE: {"split": "reshape", "merge": "reshape"},
-        NO_W_O: {"project": False},
+        messages.NO_W_O: {"project": False},
     }
     if mask is not None:
-        options[INVERTED] = {"invert": True}
-        options[AFTER_SOFTMAX] = {"after": True}
-        options[FILL_ZERO] = {"fill": 0.0}
+        options[messages.INVERTED] = {"invert": True}
+        options[messages.AFTER_SOFTMAX] = {"after": True}
+        options[messages.FILL_ZERO] = {"fill": 0.0}
     if context is not None and mask is None:
         options[IGNORES_CONTEXT] = {"ignore_context": True}
     with _quiet():
@@ -643,7 +621,7 @@ def _check_masked_weights(
         index = tuple(int(i) for i in np.unravel_index(int(np.argmax(leaked)), leaked.shape))
         allowed = np.where(mask, np.abs(np.nan_to_num(weights)), 0.0)
         if named or allowed.max() <= 1e-9:
-            diagnosis = named or INVERTED
+            diagnosis = named or messages.INVERTED
         elif np.isnan(weights[index]):
             diagnosis = (
                 "a softmax over scores that are all -inf gives nan: the softmax must run over "
@@ -665,9 +643,9 @@ def _check_masked_weights(
         if named:
             diagnosis = named
         elif np.isfinite(sums[index]) and sums[index] < 1:
-            diagnosis = AFTER_SOFTMAX
+            diagnosis = messages.AFTER_SOFTMAX
         elif np.allclose(weights.sum(axis=-2), 1.0, rtol=0, atol=1e-5):
-            diagnosis = AXIS_QUERIES
+            diagnosis = messages.AXIS_QUERIES
         else:
             diagnosis = ""
         raise Mismatch(

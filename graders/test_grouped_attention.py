@@ -28,6 +28,7 @@ from transformer_kit.compare import (
     unpack,
 )
 from transformer_kit.graders.fixtures import grouped_attention as fixtures
+from transformer_kit.graders.messages import attention as messages
 from transformer_kit.solutions import grouped_attention as reference
 
 # ----------------------------------------------------------------------------------------------
@@ -44,11 +45,6 @@ REPEAT_COLUMNS = (
     "head axis"
 )
 NO_SCALE = "no 1/sqrt(d_k) scaling: divide every head's scores by sqrt(d_k), d_k = D // num_heads"
-SCALE_BY_D = (
-    "scores scaled by 1/sqrt(D) instead of 1/sqrt(d_k): each head is scaled by its own width "
-    "d_k = D // num_heads"
-)
-SCALE_BY_D_K = "scores scaled by 1/d_k instead of 1/sqrt(d_k): take the square root"
 SCALE_BY_KV_WIDTH = (
     "scores scaled by 1/sqrt(num_kv_heads * d_k), the width of K: scale by one head's width, "
     "1/sqrt(d_k)"
@@ -57,28 +53,10 @@ SCALE_BY_D_C = (
     "scores scaled by 1/sqrt(d_c), the latent width: the keys are rebuilt to heads of width "
     "d_k = D // num_heads, so scale by 1/sqrt(d_k)"
 )
-AXIS_QUERIES = (
-    "softmax over the wrong axis (-2, the queries): normalise over the keys, the last axis"
-)
-AXIS_HEADS = "softmax over the wrong axis (1, the heads): normalise over the keys, the last axis"
-INVERTED = "inverted mask (True treated as blocked): True means 'may attend'"
-AFTER_SOFTMAX = (
-    "mask applied after softmax without renormalising: set the masked scores to -inf "
-    "before the softmax, so the remaining weights still sum to 1"
-)
-FILL_ZERO = (
-    "masked scores set to 0 instead of -inf: exp(0) still gives them weight; use -np.inf "
-    "(or a large negative number such as -1e9)"
-)
 SPLIT_NO_TRANSPOSE = (
     "head split without transpose: reshaping (B, L, n * d_k) straight to (B, n, L, d_k) mixes "
     "positions and heads; reshape to (B, L, n, d_k), then transpose to (B, n, L, d_k)"
 )
-MERGE_NO_TRANSPOSE = (
-    "heads merged without transpose: transpose (B, h, L, d_k) to (B, L, h, d_k) before "
-    "reshaping to (B, L, D)"
-)
-NO_W_O = "forgotten output projection w_o: multiply the concatenated heads by w_o"
 SWAPPED_KV = "keys and values swapped: K = x @ w_k (or latent @ w_uk), V = x @ w_v (latent @ w_uv)"
 CACHED_K = (
     "the keys K = latent @ w_uk returned as the latent: return latent = x @ w_dkv, the (B, L, d_c) "
@@ -196,7 +174,11 @@ def _gqa(
 def _mask_options(mask: np.ndarray | None) -> dict[str, dict[str, Any]]:
     if mask is None:
         return {}
-    return {INVERTED: {"invert": True}, AFTER_SOFTMAX: {"after": True}, FILL_ZERO: {"fill": 0.0}}
+    return {
+        messages.INVERTED: {"invert": True},
+        messages.AFTER_SOFTMAX: {"after": True},
+        messages.FILL_ZERO: {"fill": 0.0},
+    }
 
 
 def _gqa_mistakes(
@@ -209,14 +191,14 @@ def _gqa_mistakes(
         TILED: {"kv_map": "tile"},
         REPEAT_COLUMNS: {"kv_map": "columns"},
         NO_SCALE: {"scale": 1.0},
-        SCALE_BY_D: {"scale": 1.0 / np.sqrt(width)},
+        messages.SCALE_BY_D: {"scale": 1.0 / np.sqrt(width)},
         SCALE_BY_KV_WIDTH: {"scale": 1.0 / np.sqrt(num_kv_heads * d_k)},
-        SCALE_BY_D_K: {"scale": 1.0 / d_k},
-        AXIS_QUERIES: {"axis": -2},
-        AXIS_HEADS: {"axis": 1},
+        messages.SCALE_BY_D_K: {"scale": 1.0 / d_k},
+        messages.AXIS_QUERIES: {"axis": -2},
+        messages.AXIS_HEADS: {"axis": 1},
         SPLIT_NO_TRANSPOSE: {"split": "reshape"},
-        MERGE_NO_TRANSPOSE: {"merge": "reshape"},
-        NO_W_O: {"project": False},
+        messages.MERGE_NO_TRANSPOSE: {"merge": "reshape"},
+        messages.NO_W_O: {"project": False},
         SWAPPED_KV: {"swap_kv": True},
         **_mask_options(mask),
     }
@@ -258,14 +240,14 @@ def _mla_mistakes(
     d_k = width // num_heads
     options: dict[str, dict[str, Any]] = {
         NO_SCALE: {"scale": 1.0},
-        SCALE_BY_D: {"scale": 1.0 / np.sqrt(width)},
+        messages.SCALE_BY_D: {"scale": 1.0 / np.sqrt(width)},
         SCALE_BY_D_C: {"scale": 1.0 / np.sqrt(d_c)},
-        SCALE_BY_D_K: {"scale": 1.0 / d_k},
-        AXIS_QUERIES: {"axis": -2},
-        AXIS_HEADS: {"axis": 1},
+        messages.SCALE_BY_D_K: {"scale": 1.0 / d_k},
+        messages.AXIS_QUERIES: {"axis": -2},
+        messages.AXIS_HEADS: {"axis": 1},
         SPLIT_NO_TRANSPOSE: {"split": "reshape"},
-        MERGE_NO_TRANSPOSE: {"merge": "reshape"},
-        NO_W_O: {"project": False},
+        messages.MERGE_NO_TRANSPOSE: {"merge": "reshape"},
+        messages.NO_W_O: {"project": False},
         SWAPPED_KV: {"swap_kv": True},
         **_mask_options(mask),
     }
@@ -319,9 +301,9 @@ def _absorbed_mistakes(args: tuple[np.ndarray, ...], num_heads: int) -> dict[str
     d_k = width // num_heads
     options: dict[str, dict[str, Any]] = {
         UNSCALED_SCORES: {"scale": 1.0},
-        SCALE_BY_D: {"scale": 1.0 / np.sqrt(width)},
+        messages.SCALE_BY_D: {"scale": 1.0 / np.sqrt(width)},
         SCALE_BY_D_C: {"scale": 1.0 / np.sqrt(d_c)},
-        SCALE_BY_D_K: {"scale": 1.0 / d_k},
+        messages.SCALE_BY_D_K: {"scale": 1.0 / d_k},
         STRIDED_UK: {"strided": True},
         SCORES_TRANSPOSED: {"transpose": True},
         SCORES_SOFTMAXED: {"softmax": True},

@@ -31,6 +31,7 @@ from transformer_kit.compare import (
     assert_shape,
 )
 from transformer_kit.graders.fixtures import transformer_block as fixtures
+from transformer_kit.graders.messages import attention as messages
 from transformer_kit.solutions import transformer_block as reference
 from transformer_kit.student import StudentRaised
 
@@ -81,10 +82,6 @@ NO_MASK = (
 INVERTED_MASK = (
     "the causal mask is inverted or transposed (position i attends to j >= i): keep the scores "
     "on and BELOW the diagonal, np.tril"
-)
-SCALE_BY_D = (
-    "scores scaled by 1/sqrt(D) instead of 1/sqrt(d_k): each head is scaled by its own width "
-    "d_k = D // num_heads"
 )
 NO_SCALE = "no 1/sqrt(d_k) scaling of the attention scores"
 TRANSPOSED = (
@@ -284,7 +281,7 @@ BLOCK_MISTAKES: dict[str, dict[str, Any]] = {
     RELU_BLOCK: {"act": "relu"},
     NO_MASK: {"mask": "none"},
     INVERTED_MASK: {"mask": "inverted"},
-    SCALE_BY_D: {"scale": "D"},
+    messages.SCALE_BY_D: {"scale": "D"},
     NO_SCALE: {"scale": "none"},
     TRANSPOSED: {"transposed": True},
     NO_QKV_BIAS: {"no_qkv_bias": True},

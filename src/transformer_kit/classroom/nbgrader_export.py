@@ -42,9 +42,11 @@ MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN T
 # kit modules a grader imports that the notebook carries inline: package -> folder in the kit
 INLINED = {
     "transformer_kit.graders.fixtures": "graders/fixtures",
+    "transformer_kit.graders.messages": "graders/messages",
     "transformer_kit.solutions": "solutions",
 }
-FIXTURES = "transformer_kit.graders.fixtures"
+# inlined packages a visible test may read (what it reads of them is made public)
+PUBLIC = ("transformer_kit.graders.fixtures", "transformer_kit.graders.messages")
 RUNNER = "transformer_kit.classroom.notebook_runtime"  # runs a notebook's tests
 # kit modules that need only numpy, inlined into every notebook's visible setup: module -> the
 # setup cell's name for it, in the order they load
@@ -456,7 +458,7 @@ def grader_parts(exercise: meta.Exercise, visible: Iterable[str]) -> GraderParts
     for alias, (package, path) in inlined.items():
         if not any(alias in c.uses for c in needed):
             continue
-        if package != FIXTURES:
+        if package not in PUBLIC:
             raise ExportError(
                 f"{exercise.grader}: a visible test reads `{alias}` (the reference solution): "
                 f"make it hidden in classroom.VISIBLE_TESTS"
@@ -465,7 +467,7 @@ def grader_parts(exercise: meta.Exercise, visible: Iterable[str]) -> GraderParts
         fixtures = chunks(path.read_text(encoding="utf-8"))
         text, names = without_runtime_imports(fixtures, closure(fixtures, attributes))
         if names:
-            raise ExportError(f"{path}: a fixtures module imports {sorted(names)} from the kit")
+            raise ExportError(f"{path}: an inlined module imports {sorted(names)} from the kit")
         public_modules[alias] = text
     public, names = without_runtime_imports(own, needed)
     return GraderParts(public_modules, public, names, hidden_modules, "".join(c.text for c in own))

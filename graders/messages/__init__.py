@@ -1,0 +1,1 @@
+"""Likely-mistake lines that several graders give (one place for each)."""
