@@ -193,6 +193,15 @@ def test_abandoning_ends_the_attempt_and_keeps_the_file(root: Path, clock: Clock
     assert code == 2 and "no interview attempt is running" in err and out == ""
 
 
+def test_one_minute_is_said_in_the_singular(root: Path, clock: Clock) -> None:
+    code, out, _ = kit(root, "interview", "warmups", "--minutes", "1")
+    assert code == 0 and "1 minute." in out and "1 minutes" not in out
+    assert "1 minute," in kit(root, "interview", "--status")[1]
+    clock.advance(1)
+    code, out, _ = kit(root, "interview", "--abandon")
+    assert code == 0 and "after 1 minute;" in out
+
+
 def test_a_clock_set_back_during_an_attempt_leaves_a_readable_store(
     root: Path, clock: Clock
 ) -> None:

@@ -108,7 +108,7 @@ def _start(root: Path, store: Store, name: str | None, minutes: int | None, now:
     allowed = minutes or exercise.interview_minutes
     backup = attempts.start(root, store, exercise, allowed, now)
     path = attempts.attempt_file(root, exercise.name)
-    click.echo(f"Interview: {exercise.name} ({exercise.title}), {allowed} minutes.")
+    click.echo(f"Interview: {exercise.name} ({exercise.title}), {_minutes(allowed)}.")
     click.echo(f"Write it in {path} (a fresh stub; exercises/{exercise.name}.py is untouched).")
     deadline = store.require_running().deadline
     click.echo(f"The time is up at {_clock(deadline)}. No hints or solutions until you submit.")
@@ -127,7 +127,7 @@ def _status(root: Path, running: Running | None, now: datetime) -> None:
         click.echo("No interview attempt is running. `kit interview [NAME]` starts one.")
         return
     path = attempts.attempt_file(root, running.exercise)
-    click.echo(f"Interview: {running.exercise}, {running.minutes} minutes, file {path}")
+    click.echo(f"Interview: {running.exercise}, {_minutes(running.minutes)}, file {path}")
     left = running.deadline - now
     if left > timedelta(0):
         click.echo(f"Time left: {_span(left)} (until {_clock(running.deadline)}).")
@@ -142,7 +142,7 @@ def _abandon(root: Path, store: Store, now: datetime) -> None:
     attempt = attempts.finish(store, None, now)
     path = attempts.attempt_file(root, attempt.exercise)
     click.echo(
-        f"Abandoned the interview at {attempt.exercise} after {attempt.minutes_used:g} minutes; "
+        f"Abandoned the interview at {attempt.exercise} after {_minutes(attempt.minutes_used)}; "
         f"your file stays at {path}."
     )
 
@@ -170,8 +170,8 @@ def _submit(root: Path, store: Store, now: datetime) -> int:
     attempt = attempts.finish(store, result.exercises[0], now)
     late = ", overtime" if attempt.overtime else ""
     click.echo(
-        f"Interview at {attempt.exercise}: {attempt.minutes_used:g} of {attempt.minutes} "
-        f"minutes{late}, {'passed' if attempt.passed else 'not passed'}."
+        f"Interview at {attempt.exercise}: {attempt.minutes_used:g} of "
+        f"{_minutes(attempt.minutes)}{late}, {'passed' if attempt.passed else 'not passed'}."
     )
     return 0 if attempt.passed else 1
 
@@ -200,6 +200,10 @@ def _clock(moment: datetime) -> str:
     if local.date() == datetime.now().astimezone().date():
         return local.strftime("%H:%M")
     return local.strftime("%Y-%m-%d %H:%M")
+
+
+def _minutes(count: float) -> str:
+    return f"{count:g} minute" if count == 1 else f"{count:g} minutes"
 
 
 def _span(length: timedelta) -> str:
