@@ -492,6 +492,7 @@ def test_usage_errors_exit_2_with_a_message(graded: Graded, tmp_path: Path) -> N
         (["grade", str(tmp_path / "a")], "no submission holds an exercise file"),
         (["grade", str(tmp_path / "download")], "kit grade takes one folder per student"),
         (["grade", str(graded.folder), "--scheduler", "tcp://127.0.0.1:9"], "Dask scheduler"),
+        (["grade", str(graded.folder), "--scheduler", "nonsense"], "tcp://HOST:PORT"),
     ]
     for args, message in cases:
         done = kit(*args, "--out", str(tmp_path / "out"), cwd=tmp_path, timeout=120)

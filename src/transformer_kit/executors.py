@@ -193,9 +193,19 @@ class DaskCluster:
     def __init__(self, address: str, connect_seconds: float = 10) -> None:
         try:
             from distributed import Client
+            from distributed.comm import parse_address, parse_host_port
         except ImportError:
             raise ClusterError(
                 "--scheduler needs Dask: pip install 'transformer-kit[cluster]'"
+            ) from None
+        try:  # before Client: one made from a bad address is left half-built, and hangs on exit
+            scheme, location = parse_address(address)
+            if scheme in ("tcp", "tls"):
+                parse_host_port(location)
+        except ValueError as error:
+            raise ClusterError(
+                f"--scheduler {address}: {error}; give the scheduler's address as "
+                "tcp://HOST:PORT (what `dask scheduler` prints)"
             ) from None
         try:
             self._client = Client(address, timeout=connect_seconds, set_as_default=False)
