@@ -421,15 +421,18 @@ def test_a_dask_cluster_gives_the_same_files_even_when_a_worker_dies(
         assert result(out, student) == result(graded.out, student), student
 
 
-def test_a_folder_that_cannot_be_read_or_holds_an_archive_gets_a_note(tmp_path: Path) -> None:
+def test_folders_and_files_the_kit_cannot_grade_get_a_note(tmp_path: Path) -> None:
     """Modes from an LMS download: one student's folder, another's exercises/, cannot be read;
-    a third student sent a zip.
+    others sent a zip, a folder named warmups.py, a file over 1 MiB.
     Root reads everything, so as root the kit runs without the capabilities that override file
     modes (setpriv), as a teaching assistant's own account would."""
     folder = tmp_path / "class"
     for student, inside in (("fine", ""), ("closed", ""), ("closed-inside", "exercises/")):
         (folder / student / inside).mkdir(parents=True, exist_ok=True)
         (folder / student / inside / "warmups.py").write_bytes(_source("warmups"))
+    (folder / "folder-named" / "warmups.py").mkdir(parents=True)
+    (folder / "huge").mkdir()
+    (folder / "huge" / "warmups.py").write_bytes(_source("warmups") + b"#" * 1024**2)
     (folder / "zipped").mkdir()
     (folder / "zipped" / "hw1.zip").write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip
     (folder / "closed").chmod(0)
@@ -457,6 +460,11 @@ def test_a_folder_that_cannot_be_read_or_holds_an_archive_gets_a_note(tmp_path: 
         "hw1.zip is an archive, which the kit does not open: unpack it into the student's folder"
     ]
     assert table["zipped"]["warmups"] == "0"
+    assert result(out, "folder-named")["notes"] == [
+        "warmups.py was not graded: it is not a regular file"
+    ]
+    assert result(out, "huge")["notes"] == ["warmups.py was not graded: it is larger than 1 MiB"]
+    assert table["folder-named"]["warmups"] == table["huge"]["warmups"] == "0"
 
 
 @pytest.mark.parametrize(

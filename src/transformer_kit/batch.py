@@ -147,7 +147,7 @@ def read_submission(folder: Path, known: set[str]) -> Submission:
     try:
         return _read_folder(folder, known, student)
     except OSError as error:
-        place = Path(error.filename or folder)
+        place = Path(error.filename) if isinstance(error.filename, str) else folder
         inside = place != folder and place.is_relative_to(folder)
         shown = f"{place.relative_to(folder)}/" if inside else "the folder"
         note = (f"{shown} cannot be read ({error.strerror}), so nothing in it was graded: make "
@@ -257,13 +257,17 @@ def _read_regular_file(path: Path) -> tuple[bytes, str]:
         if path.is_symlink():
             return b"", "it is a symbolic link, which the kit does not follow"
         return b"", f"it cannot be read ({error.strerror})"
-    with os.fdopen(fd, "rb") as stream:
-        info = os.fstat(stream.fileno())
-        if not stat.S_ISREG(info.st_mode):
+    try:  # a folder or a pipe opens too: look before reading
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
             return b"", "it is not a regular file"
-        if info.st_size > MAX_FILE_BYTES:
-            return b"", f"it is larger than {MAX_FILE_BYTES // 1024**2} MiB"
-        return stream.read(MAX_FILE_BYTES + 1), ""
+        data = b""
+        while len(data) <= MAX_FILE_BYTES and (chunk := os.read(fd, MAX_FILE_BYTES + 1)):
+            data += chunk
+    finally:
+        os.close(fd)
+    if len(data) > MAX_FILE_BYTES:
+        return b"", f"it is larger than {MAX_FILE_BYTES // 1024**2} MiB"
+    return data, ""
 
 
 def exercises_submitted(submissions: Iterable[Submission]) -> set[str]:
