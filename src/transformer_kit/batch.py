@@ -134,9 +134,18 @@ def _entries(folder: Path) -> list[Path]:
 
 def _has_exercises(folder: Path, known: set[str]) -> bool:
     """Whether `folder` holds exercises/ or a NAME.py (False when it cannot be searched)."""
-    return os.path.isdir(folder / "exercises") or any(
+    return _real_folder(folder / "exercises") or any(
         os.path.lexists(folder / f"{name}.py") for name in known
     )
+
+
+def _real_folder(path: Path) -> bool:
+    """A folder, not a symbolic link to one: a student's link could point at another student's
+    files or at the kit's own solutions."""
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def read_submission(folder: Path, known: set[str]) -> Submission:
@@ -164,7 +173,13 @@ def _read_folder(folder: Path, known: set[str], student: str) -> Submission:
         if len(nested) == 1:
             base = nested[0]
             notes.append(f"graded the files in {base.relative_to(folder)}/")
-    places = [base / "exercises", base] if (base / "exercises").is_dir() else [base]
+    places = [base / "exercises", base] if _real_folder(base / "exercises") else [base]
+    notes += [
+        f"{e.relative_to(folder)}/ was not graded: it is a symbolic link, which the kit does not "
+        "follow (submit the files themselves)"
+        for e in _entries(base)
+        if e.is_symlink() and e.is_dir()
+    ]
     entries = [e for place in places for e in _entries(place) if e.suffix.lower() in SOURCES]
     files: dict[str, bytes] = {}
     for entry in entries:
