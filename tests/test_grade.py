@@ -424,7 +424,8 @@ def test_a_dask_cluster_gives_the_same_files_even_when_a_worker_dies(
 def test_folders_and_files_the_kit_cannot_grade_get_a_note(tmp_path: Path) -> None:
     """Modes from an LMS download: one student's folder, another's exercises/, cannot be read;
     others sent a zip, a folder named warmups.py, a file over 1 MiB, or folders linked to the
-    kit's reference solutions and to another student's files.
+    kit's reference solutions and to another student's files; one student folder is a link, and
+    the class folder also holds a text file.
     Root reads everything, so as root the kit runs without the capabilities that override file
     modes (setpriv), as a teaching assistant's own account would."""
     folder = tmp_path / "class"
@@ -438,6 +439,8 @@ def test_folders_and_files_the_kit_cannot_grade_get_a_note(tmp_path: Path) -> No
     (folder / "borrower" / "exercises").symlink_to(BY_NAME["warmups"].solution.parent)
     (folder / "neighbour").mkdir()  # a folder linked to another student's
     (folder / "neighbour" / "hw1").symlink_to(Path("..") / "fine")
+    (folder / "mirror").symlink_to("fine")  # a student folder that is a link
+    (folder / "class list.txt").write_text("fine, closed, ...\n")  # not a student, not a file
     (folder / "zipped").mkdir()
     (folder / "zipped" / "hw1.zip").write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip
     (folder / "closed").chmod(0)
@@ -470,6 +473,10 @@ def test_folders_and_files_the_kit_cannot_grade_get_a_note(tmp_path: Path) -> No
     ]
     assert result(out, "huge")["notes"] == ["warmups.py was not graded: it is larger than 1 MiB"]
     assert table["folder-named"]["warmups"] == table["huge"]["warmups"] == "0"
+    assert result(out, "mirror")["notes"] == [
+        "the folder is a symbolic link, which the kit does not follow: copy it instead"
+    ]
+    assert table["mirror"]["warmups"] == "0"
     for name, link in (("borrower", "exercises"), ("neighbour", "hw1")):
         assert table[name]["warmups"] == "0", f"{name} was graded through a symbolic link"
         assert result(out, name)["notes"] == [

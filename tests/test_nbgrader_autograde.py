@@ -142,6 +142,10 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Course]:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(json.dumps(notebook, indent=1), encoding="utf-8")
             modules.setdefault(student, {})[name] = as_module(notebook)
+    for name in NAMES:  # notebooks that are links to the instructor's, solutions included
+        file = f"{ASSIGNMENT}/{name}.ipynb"
+        (folder / "submitted" / "linked" / file).parent.mkdir(parents=True, exist_ok=True)
+        (folder / "submitted" / "linked" / file).symlink_to(folder / "source" / file)
     (folder / "submitted" / "reference" / ASSIGNMENT / "timestamp.txt").write_text(
         "2026-01-05 10:00:00 UTC"
     )
@@ -171,7 +175,7 @@ def kit_scores(tmp: Path, student: str, files: dict[str, str]) -> dict[str, Any]
 def test_autograde_runs_and_says_what_it_wrote(course: Course) -> None:
     out = course.autograde.stdout
     assert course.autograde.returncode == 0, out + course.autograde.stderr
-    assert "Wrote 5 of 5 submissions into the gradebook" in out
+    assert "Wrote 6 of 6 submissions into the gradebook" in out
     assert "nbgrader generate_feedback" in out
     assert "Traceback" not in out + course.autograde.stderr
 
@@ -203,6 +207,15 @@ def test_nbgrader_export_equals_kit_check_and_the_hostile_scores_zero_not_full_m
     changed = [line for line in (done.stdout + done.stderr).splitlines() if "'checksum'" in line]
     assert len(changed) == len(NAMES), changed
     assert all("-grader-setup" in line for line in changed)
+
+
+def test_a_notebook_linked_to_the_instructors_is_not_followed(course: Course) -> None:
+    gradebook = read_gradebook(course.root, ["linked"])["linked"]
+    for name in NAMES:
+        assert gradebook[name]["score"] == 0, f"the kit graded the source notebook of {name}"
+        assert f"{name}.ipynb is a symbolic link, which the kit does not follow" in (
+            course.autograde.stdout
+        )
 
 
 def test_each_test_cell_holds_the_score_of_its_kit_test(course: Course, tmp_path: Path) -> None:

@@ -25,6 +25,24 @@ def test_readme_lists_every_exercise() -> None:
         assert f"| `{exercise.name}` | {exercise.title} |" in readme
 
 
+def test_the_cli_starts_without_its_commands_heavy_modules() -> None:
+    """design.md: heavy imports inside the commands, so `kit --help` and `kit check` start
+    fast. Each module below is imported only by the commands that need it."""
+    later = [
+        "numpy", "rich", "pytest", "torch", "distributed", "nbformat", "nbgrader", "watchfiles",
+        "subprocess", "tempfile", "transformer_kit.classroom.gradescope",
+        "transformer_kit.classroom.nbgrader_export", "transformer_kit.batch",
+        "transformer_kit.executors", "transformer_kit.grading", "transformer_kit.interview",
+    ]  # fmt: skip
+    probe = (
+        "import json, sys; import transformer_kit.cli; "
+        f"print(json.dumps([m for m in {later!r} if m in sys.modules]))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == []
+
+
 def test_check_does_not_import_torch_unless_the_learner_does(solved_workspace: Path) -> None:
     probe = (
         "import json, sys; from transformer_kit import cli; "

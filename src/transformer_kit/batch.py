@@ -97,9 +97,10 @@ def find_submissions(paths: Sequence[Path], names: Iterable[str], skip: Path) ->
 
 
 def _student_folders(path: Path, known: set[str], skip: Path) -> list[Path]:
-    """`path` itself when it holds a submission, else every folder inside it (a class)."""
-    entries = _entries(path)
-    inside = [e for e in entries if e.is_dir() and not e.is_symlink()]
+    """`path` itself when it holds a submission, else every folder inside it (a class). Files
+    that are not sources (a class list, a README) do not make a class folder a submission."""
+    entries = [e for e in _entries(path) if e.is_dir() or e.suffix.lower() in SOURCES]
+    inside = [e for e in entries if e.is_dir()]  # links too: each is a student, not followed
     if inside and len(inside) == len(entries) and not _has_exercises(path, known):
         return [e for e in inside if e.resolve() != skip]
     return [path]
@@ -152,6 +153,9 @@ def read_submission(folder: Path, known: set[str]) -> Submission:
     """One student's folder: its exercise files (at its top, in exercises/, or in the one folder
     it holds) and notes on everything odd about it. A folder that cannot be read is graded as
     empty, with a note that names it."""
+    if folder.is_symlink():
+        note = "the folder is a symbolic link, which the kit does not follow: copy it instead"
+        return Submission(folder.name, {}, (note,))
     student = folder.resolve().name
     try:
         return _read_folder(folder, known, student)

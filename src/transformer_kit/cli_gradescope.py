@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from transformer_kit.classroom.gradescope import HIDDEN_VISIBILITY, VISIBILITIES
+from transformer_kit.classroom import HIDDEN_VISIBILITY, VISIBILITIES
 from transformer_kit.cli_nbgrader import exercises_named
 
 if TYPE_CHECKING:

@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from transformer_kit.classroom import HIDDEN_VISIBILITY, VISIBILITIES
+
 DEFAULT_ROOT = Path("/autograder")
 ROOT_VARIABLE = "KIT_AUTOGRADER_ROOT"
 CONFIG_NAME = "kit-autograder.json"  # in ROOT/source: what `kit gradescope build` chose
-VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
-HIDDEN_VISIBILITY = "after_published"
 RESULTS_LIMIT = 1_000_000  # bytes: Gradescope warns about a larger results.json
 LIKELY_MISTAKE = "likely mistake: "
 # folders and files that archivers and editors add: skipped without a note

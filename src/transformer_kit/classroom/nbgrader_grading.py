@@ -237,6 +237,8 @@ def extract(
 def _read(path: Path) -> tuple[Any, str]:
     import nbformat
 
+    if path.is_symlink():  # it could point at the instructor's source notebook
+        return None, f"{path.name} is a symbolic link, which the kit does not follow"
     if not path.is_file():
         return None, f"no {path.name} was submitted"
     try:
