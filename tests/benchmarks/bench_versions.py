@@ -1,5 +1,6 @@
 """Benchmark: `kit check attention` of two installations of the kit, interleaved, next to the
-floor `python -c "import numpy"` (for "must not get slower": an old commit against this one).
+floor `python -c "import numpy"` (for "must not get slower": an old commit against this one), and
+the start of the CLI alone (`kit --help`) of both.
 
     python tests/benchmarks/bench_versions.py OLD_KIT NEW_KIT [--runs 25]
 
@@ -41,6 +42,8 @@ def main() -> None:
         "new: kit check attention": ([options.new_kit, "check", "attention"], {}),
         "new, basic isolation": ([options.new_kit, "check", "attention"],
                                  {"KIT_ISOLATION": "basic"}),
+        "old: kit --help": ([options.old_kit, "--help"], {}),  # the CLI's start alone
+        "new: kit --help": ([options.new_kit, "--help"], {}),
     }  # fmt: skip
     with tempfile.TemporaryDirectory() as folder:
         workspace = Path(folder)
