@@ -495,6 +495,20 @@ def _assert_stub_scores_zero(tmp_path: Path) -> None:
     assert status == 1 and exercise["score"] == 0.0 and len(exercise["tests"]) >= 10
 
 
+def test_an_exercise_file_linked_to_the_reference_reads_a_masked_folder(tmp_path: Path) -> None:
+    """The target of a linked exercise file is bound into the sandbox (a learner may keep the
+    file elsewhere), but the kit's solutions/ stay masked wherever the package finds them: in
+    the installed package, or at the top of a source checkout (`pip install -e .`)."""
+    root = _submission(tmp_path, "")
+    linked = root / "exercises" / f"{EXERCISE}.py"
+    linked.unlink()
+    linked.symlink_to(SOLUTION)
+    status, stdout, _ = run_kit(root, "check", EXERCISE, "--json")
+    (graded,) = [e for e in json.loads(stdout)["exercises"] if e["name"] == EXERCISE]
+    assert status == 1 and graded["score"] == 0.0, "the linked reference was graded"
+    assert "could not be imported" in graded["tests"][0]["message"]
+
+
 @pytest.mark.parametrize("attack", MEMORY_ATTACKS, ids=[a.name for a in MEMORY_ATTACKS])
 def test_memory_of_the_whole_process_tree_is_bounded(attack: Attack, tmp_path: Path) -> None:
     root = _submission(tmp_path, fill(attack.code))

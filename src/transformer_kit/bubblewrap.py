@@ -57,11 +57,19 @@ def command(bwrap: str, visible: Sequence[Path], scratch_bytes: int) -> list[str
     args += _system()
     package = Path(transformer_kit.__file__).resolve().parent
     args += _read_only([*_python_paths(), package, *visible])
-    for name in MASKED:
-        if (package / name).is_dir():
-            mask = str(package / name)
-            args += ["--perms", "0555", "--tmpfs", mask, "--remount-ro", mask]
+    for mask in _masked():
+        args += ["--perms", "0555", "--tmpfs", mask, "--remount-ro", mask]
     return [*args, "--chdir", SCRATCH]
+
+
+def _masked() -> list[str]:
+    """The kit's solutions/ and graders/ wherever the package finds them: inside it (a wheel) or
+    at the top of a source checkout (`pip install -e .`), where a learner's symbolic link to a
+    reference would otherwise have its target bound in as the exercise file."""
+    roots = [Path(transformer_kit.__file__).resolve().parent]
+    roots += [Path(p).resolve() for p in transformer_kit.__path__]
+    found = {str(root / name) for root in roots for name in MASKED if (root / name).is_dir()}
+    return sorted(found)
 
 
 def _namespaces() -> list[str]:
