@@ -495,18 +495,30 @@ def _assert_stub_scores_zero(tmp_path: Path) -> None:
     assert status == 1 and exercise["score"] == 0.0 and len(exercise["tests"]) >= 10
 
 
-def test_an_exercise_file_linked_to_the_reference_reads_a_masked_folder(tmp_path: Path) -> None:
-    """The target of a linked exercise file is bound into the sandbox (a learner may keep the
-    file elsewhere), but the kit's solutions/ stay masked wherever the package finds them: in
-    the installed package, or at the top of a source checkout (`pip install -e .`)."""
-    root = _submission(tmp_path, "")
-    linked = root / "exercises" / f"{EXERCISE}.py"
-    linked.unlink()
-    linked.symlink_to(SOLUTION)
-    status, stdout, _ = run_kit(root, "check", EXERCISE, "--json")
-    (graded,) = [e for e in json.loads(stdout)["exercises"] if e["name"] == EXERCISE]
-    assert status == 1 and graded["score"] == 0.0, "the linked reference was graded"
-    assert "could not be imported" in graded["tests"][0]["message"]
+@pytest.mark.parametrize("linked", ["the exercise file", "the exercises folder"])
+def test_a_workspace_linked_to_the_reference_is_not_graded_as_it(
+    linked: str, tmp_path: Path
+) -> None:
+    """The target of a linked exercise file or folder is bound into the sandbox (a learner may
+    keep them elsewhere: a copy of the reference linked in passes), but never when it lies in
+    the kit's solutions/ or graders/, which stay masked wherever the package finds them: in the
+    installed package, or at the top of a source checkout (`pip install -e .`)."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.copyfile(SOLUTION, elsewhere / SOLUTION.name)
+    scores = {}
+    for name, folder in (("a copy", elsewhere), ("the kit's", SOLUTION.parent)):
+        root = _submission(tmp_path / name, "")
+        if linked == "the exercise file":
+            (root / "exercises" / SOLUTION.name).unlink()
+            (root / "exercises" / SOLUTION.name).symlink_to(folder / SOLUTION.name)
+        else:
+            shutil.rmtree(root / "exercises")
+            (root / "exercises").symlink_to(folder)
+        status, stdout, _ = run_kit(root, "check", EXERCISE, "--json")
+        (graded,) = json.loads(stdout)["exercises"]
+        scores[name] = (status, graded["score"] / graded["max_score"])
+    assert scores == {"a copy": (0, 1.0), "the kit's": (1, 0.0)}
 
 
 @pytest.mark.parametrize("attack", MEMORY_ATTACKS, ids=[a.name for a in MEMORY_ATTACKS])

@@ -56,8 +56,10 @@ def command(bwrap: str, visible: Sequence[Path], scratch_bytes: int) -> list[str
     args += ["--dev", "/dev", "--remount-ro", "/dev", "--proc", "/proc"]
     args += _system()
     package = Path(transformer_kit.__file__).resolve().parent
-    args += _read_only([*_python_paths(), package, *visible])
-    for mask in _masked():
+    masked = _masked()
+    shown = [p for p in visible if not any(p.resolve().is_relative_to(m) for m in masked)]
+    args += _read_only([*_python_paths(), package, *shown])  # not a link into what is masked
+    for mask in masked:
         args += ["--perms", "0555", "--tmpfs", mask, "--remount-ro", mask]
     return [*args, "--chdir", SCRATCH]
 
