@@ -521,6 +521,21 @@ def test_a_workspace_linked_to_the_reference_is_not_graded_as_it(
     assert scores == {"a copy": (0, 1.0), "the kit's": (1, 0.0)}
 
 
+def test_no_bind_holds_the_kits_masked_folders(tmp_path: Path) -> None:
+    """An exercises/ linked to a folder that holds the kit's solutions (site-packages, a
+    checkout) would show them at the link's path, where the masks do not reach: such a folder
+    adds no bind to the sandbox, nor does one inside the masks; a folder elsewhere does."""
+
+    def binds(visible: list[Path]) -> set[str]:
+        args = bubblewrap.command("bwrap", visible, scratch_bytes=1024**2)
+        return {args[i + 1] for i, arg in enumerate(args) if arg == "--ro-bind"}
+
+    holders = [SOLUTION.parents[1], SOLUTION.parents[2], SOLUTION.parents[3]]
+    inside = [SOLUTION.parent, GRADER.parent / "fixtures"]
+    assert binds([*holders, *inside]) == binds([])
+    assert binds([tmp_path]) == binds([]) | {str(tmp_path)}
+
+
 @pytest.mark.parametrize("attack", MEMORY_ATTACKS, ids=[a.name for a in MEMORY_ATTACKS])
 def test_memory_of_the_whole_process_tree_is_bounded(attack: Attack, tmp_path: Path) -> None:
     root = _submission(tmp_path, fill(attack.code))

@@ -56,12 +56,17 @@ def command(bwrap: str, visible: Sequence[Path], scratch_bytes: int) -> list[str
     args += ["--dev", "/dev", "--remount-ro", "/dev", "--proc", "/proc"]
     args += _system()
     package = Path(transformer_kit.__file__).resolve().parent
-    masked = _masked()
-    shown = [p for p in visible if not any(p.resolve().is_relative_to(m) for m in masked)]
-    args += _read_only([*_python_paths(), package, *shown])  # not a link into what is masked
+    masked = [Path(m) for m in _masked()]
+    shown = [p for p in visible if not any(_overlap(p.resolve(), m) for m in masked)]
+    args += _read_only([*_python_paths(), package, *shown])  # no way around the masks
     for mask in masked:
         args += ["--perms", "0555", "--tmpfs", mask, "--remount-ro", mask]
     return [*args, "--chdir", SCRATCH]
+
+
+def _overlap(path: Path, masked: Path) -> bool:
+    """Whether binding `path` would show what `masked` hides (inside it, or holding it)."""
+    return path.is_relative_to(masked) or masked.is_relative_to(path)
 
 
 def _masked() -> list[str]:
