@@ -146,6 +146,7 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Course]:
         file = f"{ASSIGNMENT}/{name}.ipynb"
         (folder / "submitted" / "linked" / file).parent.mkdir(parents=True, exist_ok=True)
         (folder / "submitted" / "linked" / file).symlink_to(folder / "source" / file)
+    (folder / "submitted" / "linked-folder").symlink_to("reference")  # a whole student's
     (folder / "submitted" / "reference" / ASSIGNMENT / "timestamp.txt").write_text(
         "2026-01-05 10:00:00 UTC"
     )
@@ -175,7 +176,7 @@ def kit_scores(tmp: Path, student: str, files: dict[str, str]) -> dict[str, Any]
 def test_autograde_runs_and_says_what_it_wrote(course: Course) -> None:
     out = course.autograde.stdout
     assert course.autograde.returncode == 0, out + course.autograde.stderr
-    assert "Wrote 6 of 6 submissions into the gradebook" in out
+    assert "Wrote 7 of 7 submissions into the gradebook" in out
     assert "nbgrader generate_feedback" in out
     assert "Traceback" not in out + course.autograde.stderr
 
@@ -209,13 +210,16 @@ def test_nbgrader_export_equals_kit_check_and_the_hostile_scores_zero_not_full_m
     assert all("-grader-setup" in line for line in changed)
 
 
-def test_a_notebook_linked_to_the_instructors_is_not_followed(course: Course) -> None:
-    gradebook = read_gradebook(course.root, ["linked"])["linked"]
+def test_a_notebook_or_folder_linked_elsewhere_is_not_followed(course: Course) -> None:
+    """One student's notebooks link to the instructor's (solutions included), another student's
+    folder links to the reference student's."""
+    gradebook = read_gradebook(course.root, ["linked", "linked-folder"])
+    out = course.autograde.stdout
     for name in NAMES:
-        assert gradebook[name]["score"] == 0, f"the kit graded the source notebook of {name}"
-        assert f"{name}.ipynb is a symbolic link, which the kit does not follow" in (
-            course.autograde.stdout
-        )
+        assert gradebook["linked"][name]["score"] == 0, f"graded the source notebook of {name}"
+        assert f"{name}.ipynb is a symbolic link, which the kit does not follow" in out
+        assert gradebook["linked-folder"][name]["score"] == 0, "graded another's notebooks"
+    assert f"submitted/linked-folder/{ASSIGNMENT} is a symbolic link" in out
 
 
 def test_each_test_cell_holds_the_score_of_its_kit_test(course: Course, tmp_path: Path) -> None:

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from transformer_kit.executors import Executor
 
 SQLITE = "sqlite:///"
+LINKED = "{} is a symbolic link, which the kit does not follow"  # a submission's file or folder
 RESULTS_FOLDER = "kit_grades"  # COURSE_DIR/kit_grades/<assignment>/: the batch engine's files
 
 
@@ -213,9 +214,14 @@ def extract(
     notes: list[str] = []
     missing: dict[str, frozenset[str]] = {}
     notebooks: dict[str, Any] = {}
+    # submitted/<student>/<assignment> itself, or the student's folder, linked elsewhere
+    linked = folder.is_symlink() or folder.parent.is_symlink()
     for notebook in expected:
         path = folder / f"{notebook.name}.ipynb"
-        node, problem = _read(path)
+        if linked:
+            node, problem = None, LINKED.format(folder.relative_to(course.root))
+        else:
+            node, problem = _read(path)
         if node is None:
             notes.append(f"{problem}: every test of {notebook.name} scores 0")
             missing[notebook.name] = frozenset(_test_ids(notebook))
@@ -238,7 +244,7 @@ def _read(path: Path) -> tuple[Any, str]:
     import nbformat
 
     if path.is_symlink():  # it could point at the instructor's source notebook
-        return None, f"{path.name} is a symbolic link, which the kit does not follow"
+        return None, LINKED.format(path.name)
     if not path.is_file():
         return None, f"no {path.name} was submitted"
     try:
