@@ -205,8 +205,14 @@ class Autograder:
             "PATH": f"{root / 'bin'}{os.pathsep}{without_test_environment()}",
         }
 
-    def run(self, files: Mapping[str, str | bytes], env: Mapping[str, str] | None = None) -> dict:
-        """Grade a submission of `files` ({path in submission/: content}); the results.json."""
+    def run(
+        self,
+        files: Mapping[str, str | bytes],
+        env: Mapping[str, str] | None = None,
+        cwd: str = ".",
+    ) -> dict:
+        """Grade a submission of `files` ({path in submission/: content}) with run_autograder
+        started in `cwd` (relative to the root); the results.json."""
         for folder in ("submission", "results"):
             shutil.rmtree(self.root / folder, ignore_errors=True)
             (self.root / folder).mkdir()
@@ -217,7 +223,7 @@ class Autograder:
             path.write_bytes(data)
         run = subprocess.run(
             [str(self.root / "run_autograder")],
-            cwd=self.root,
+            cwd=self.root / cwd,
             env={**self.env, **(env or {})},
             capture_output=True,
             text=True,
@@ -372,6 +378,26 @@ def test_a_hostile_submission_cannot_write_its_own_results(autograder: Autograde
     results = autograder.run({"momentum_sgd.py": source})
     assert_same_as_kit_check(results, kit_check(tmp_path, {"momentum_sgd": source}))
     assert results["score"] == 0 and "hacked" not in json.dumps(results)
+
+
+FAKE_KIT = """
+import json, pathlib, sys
+out = pathlib.Path(sys.argv[sys.argv.index("--out") + 1])
+(out / "results").mkdir(parents=True, exist_ok=True)
+test = {"name": "forged", "passed": True, "score": 6.0, "max_score": 6.0, "message": ""}
+exercise = {"name": "momentum_sgd", "passed": True, "score": 6.0, "max_score": 6.0}
+document = {"kit_version": "0.1.0", "isolation": "full", "score": 6.0, "max_score": 6.0,
+            "exercises": [{**exercise, "tests": [test]}], "student": "submission", "notes": []}
+(out / "results" / "submission.json").write_text(json.dumps(document))
+"""
+
+
+def test_a_kit_of_the_students_own_is_never_run(autograder: Autograder) -> None:
+    """A submission holding a package named transformer_kit, with run_autograder started in the
+    submission folder: the grading process must not import it from there."""
+    files = {"transformer_kit/__init__.py": "", "transformer_kit/cli.py": FAKE_KIT}
+    results = autograder.run(files, cwd="submission")
+    assert results["score"] == 0 and "forged" not in json.dumps(results)
 
 
 def test_without_a_kit_run_autograder_still_writes_valid_results(autograder: Autograder) -> None:

@@ -401,11 +401,15 @@ def _kit_grade(gathered: Gathered, config: AutograderConfig) -> dict[str, Any]:
         for name, path in gathered.files.items():
             shutil.copyfile(path, folder / f"{name}.py")
         out = Path(work, "grades")
-        command = [sys.executable, "-m", "transformer_kit.cli", "grade", str(folder)]
+        # -I and cwd: nothing of the folder this started in (Gradescope's, the submission's?)
+        # goes on sys.path, so a student's own transformer_kit/ or click.py is never imported
+        command = [sys.executable, "-I", "-m", "transformer_kit.cli", "grade", str(folder)]
         command += ["--exercises", ",".join(config.exercises), "--out", str(out), "-j", "1"]
         if config.allow_basic_isolation:
             command.append("--allow-basic-isolation")
-        run = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        run = subprocess.run(
+            command, capture_output=True, text=True, stdin=subprocess.DEVNULL, cwd=work
+        )
         print(run.stdout, end="")
         print(run.stderr, end="", file=sys.stderr)
         result = out / "results" / f"{STUDENT}.json"
