@@ -390,6 +390,10 @@ def dask_cluster(tmp_path: Path) -> Iterator[Cluster]:
         _wait_for(address_file.exists, seconds=120)
         address = json.loads(address_file.read_text())["address"]
         assert address.startswith("tcp://127.0.0.1:")
+        from distributed import Client
+
+        with Client(address, timeout=120, set_as_default=False) as client:
+            client.wait_for_workers(len(workers), timeout=300)  # kit grade checks each of them
         yield Cluster(address, workers)
     finally:
         for process in [*workers, scheduler]:
@@ -412,7 +416,8 @@ def test_a_dask_cluster_gives_the_same_files_even_when_a_worker_dies(
                "--scheduler", dask_cluster.address]  # fmt: skip
     process = subprocess.Popen(command, env=environment, cwd=tmp_path, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
-    _wait_for(lambda: len(list((out / "results").glob("*.json"))) >= 5)
+    _wait_for(lambda: process.poll() is not None or len(list(out.glob("results/*.json"))) >= 5)
+    assert process.poll() is None, process.communicate()[1]
     os.killpg(dask_cluster.workers[0].pid, signal.SIGKILL)  # the worker, its nanny, their children
     _, stderr = process.communicate(timeout=600)
     assert process.returncode == 0, stderr
