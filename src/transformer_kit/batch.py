@@ -36,6 +36,7 @@ TOP_MISTAKES = 5  # most frequent "likely mistake" lines kept per exercise in su
 SOURCES = (".py", ".ipynb")
 ARCHIVES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.xz", ".tar.bz2", ".7z", ".rar")
 IGNORED = {"__MACOSX", "__pycache__", ".ipynb_checkpoints", ".kit", ".git"}
+NOT_FOLLOWED = "a symbolic link, which the kit does not follow"  # a link in a submission
 COPY_SUFFIX = re.compile(r"^(?P<stem>.+?)(?:\s*\(\d+\)|[-_ ]copy|[-_ ]\d+|[-_ ]v\d+)$")
 
 
@@ -82,11 +83,10 @@ def find_submissions(paths: Sequence[Path], names: Iterable[str], skip: Path) ->
                              "of such folders")  # fmt: skip
         folders += _student_folders(path, known, skip.resolve())
     submissions = [read_submission(folder, known) for folder in folders]
+    seen: dict[str, Path] = {}
     for folder, submission in zip(folders, submissions, strict=True):
         if not submission.files and folder in paths:
             _refuse_one_folder_class(folder, known)
-    seen: dict[str, Path] = {}
-    for folder, submission in zip(folders, submissions, strict=True):
         if submission.student in seen:
             raise BatchError(
                 f"two submissions have the student id {submission.student!r}: "
@@ -135,12 +135,12 @@ def _entries(folder: Path) -> list[Path]:
 
 def _has_exercises(folder: Path, known: set[str]) -> bool:
     """Whether `folder` holds exercises/ or a NAME.py (False when it cannot be searched)."""
-    return _real_folder(folder / "exercises") or any(
+    return _is_real_folder(folder / "exercises") or any(
         os.path.lexists(folder / f"{name}.py") for name in known
     )
 
 
-def _real_folder(path: Path) -> bool:
+def _is_real_folder(path: Path) -> bool:
     """A folder, not a symbolic link to one: a student's link could point at another student's
     files or at the kit's own solutions."""
     try:
@@ -154,7 +154,7 @@ def read_submission(folder: Path, known: set[str]) -> Submission:
     it holds) and notes on everything odd about it. A folder that cannot be read is graded as
     empty, with a note that names it."""
     if folder.is_symlink():
-        note = "the folder is a symbolic link, which the kit does not follow: copy it instead"
+        note = f"the folder is {NOT_FOLLOWED}: copy it instead"
         return Submission(folder.name, {}, (note,))
     student = folder.resolve().name
     try:
@@ -177,10 +177,10 @@ def _read_folder(folder: Path, known: set[str], student: str) -> Submission:
         if len(nested) == 1:
             base = nested[0]
             notes.append(f"graded the files in {base.relative_to(folder)}/")
-    places = [base / "exercises", base] if _real_folder(base / "exercises") else [base]
+    places = [base / "exercises", base] if _is_real_folder(base / "exercises") else [base]
     notes += [
-        f"{e.relative_to(folder)}/ was not graded: it is a symbolic link, which the kit does not "
-        "follow (submit the files themselves)"
+        f"{e.relative_to(folder)}/ was not graded: it is {NOT_FOLLOWED} (submit the files "
+        "themselves)"
         for e in _entries(base)
         if e.is_symlink() and e.is_dir()
     ]
@@ -274,16 +274,13 @@ def _read_regular_file(path: Path) -> tuple[bytes, str]:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as error:
         if path.is_symlink():
-            return b"", "it is a symbolic link, which the kit does not follow"
+            return b"", f"it is {NOT_FOLLOWED}"
         return b"", f"it cannot be read ({error.strerror})"
-    try:  # a folder or a pipe opens too: look before reading
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return b"", "it is not a regular file"
-        data = b""
-        while len(data) <= MAX_FILE_BYTES and (chunk := os.read(fd, MAX_FILE_BYTES + 1)):
-            data += chunk
-    finally:
+    if not stat.S_ISREG(os.fstat(fd).st_mode):  # a folder or a pipe opens too
         os.close(fd)
+        return b"", "it is not a regular file"
+    with os.fdopen(fd, "rb") as stream:
+        data = stream.read(MAX_FILE_BYTES + 1)
     if len(data) > MAX_FILE_BYTES:
         return b"", f"it is larger than {MAX_FILE_BYTES // 1024**2} MiB"
     return data, ""

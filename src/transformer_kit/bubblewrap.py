@@ -56,10 +56,9 @@ def command(bwrap: str, visible: Sequence[Path], scratch_bytes: int) -> list[str
     args += ["--dev", "/dev", "--remount-ro", "/dev", "--proc", "/proc"]
     args += _system()
     package = Path(transformer_kit.__file__).resolve().parent
-    masked = [Path(m) for m in _masked()]
-    shown = [p for p in visible if not any(_overlap(p.resolve(), m) for m in masked)]
+    shown = [p for p in visible if not any(_overlap(p.resolve(), m) for m in _masked())]
     args += _read_only([*_python_paths(), package, *shown])  # no way around the masks
-    for mask in masked:
+    for mask in map(str, _masked()):
         args += ["--perms", "0555", "--tmpfs", mask, "--remount-ro", mask]
     return [*args, "--chdir", SCRATCH]
 
@@ -69,14 +68,13 @@ def _overlap(path: Path, masked: Path) -> bool:
     return path.is_relative_to(masked) or masked.is_relative_to(path)
 
 
-def _masked() -> list[str]:
-    """The kit's solutions/ and graders/ wherever the package finds them: inside it (a wheel) or
-    at the top of a source checkout (`pip install -e .`), where a learner's symbolic link to a
-    reference would otherwise have its target bound in as the exercise file."""
-    roots = [Path(transformer_kit.__file__).resolve().parent]
-    roots += [Path(p).resolve() for p in transformer_kit.__path__]
-    found = {str(root / name) for root in roots for name in MASKED if (root / name).is_dir()}
-    return sorted(found)
+@cache
+def _masked() -> tuple[Path, ...]:
+    """The kit's solutions/ and graders/ wherever the package finds them (once per process):
+    inside it (a wheel) or at the top of a source checkout (`pip install -e .`), where a
+    learner's symbolic link to a reference would otherwise have its target bound in."""
+    roots = {Path(folder).resolve() for folder in transformer_kit.__path__}
+    return tuple(sorted(r / name for r in roots for name in MASKED if (r / name).is_dir()))
 
 
 def _namespaces() -> list[str]:

@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     from transformer_kit.executors import Executor
 
 SQLITE = "sqlite:///"
-LINKED = "{} is a symbolic link, which the kit does not follow"  # a submission's file or folder
 RESULTS_FOLDER = "kit_grades"  # COURSE_DIR/kit_grades/<assignment>/: the batch engine's files
 
 
@@ -207,7 +206,7 @@ def extract(
     course: Course, assignment: str, student: str, expected: Sequence[Expected]
 ) -> Extracted:
     """The student's submission: per exercise, the imports cell and the solution cells' code."""
-    from transformer_kit.batch import Submission
+    from transformer_kit.batch import NOT_FOLLOWED, Submission
 
     folder = course.submitted(student, assignment)
     files: dict[str, bytes] = {}
@@ -219,7 +218,7 @@ def extract(
     for notebook in expected:
         path = folder / f"{notebook.name}.ipynb"
         if linked:
-            node, problem = None, LINKED.format(folder.relative_to(course.root))
+            node, problem = None, f"{folder.relative_to(course.root)} is {NOT_FOLLOWED}"
         else:
             node, problem = _read(path)
         if node is None:
@@ -243,8 +242,10 @@ def extract(
 def _read(path: Path) -> tuple[Any, str]:
     import nbformat
 
+    from transformer_kit.batch import NOT_FOLLOWED
+
     if path.is_symlink():  # it could point at the instructor's source notebook
-        return None, LINKED.format(path.name)
+        return None, f"{path.name} is {NOT_FOLLOWED}"
     if not path.is_file():
         return None, f"no {path.name} was submitted"
     try:
