@@ -19,7 +19,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from transformer_kit.compare import Mismatch, as_array, assert_close, assert_shape, describe, unpack
+from transformer_kit.grader.compare import (
+    Mismatch,
+    as_array,
+    assert_close,
+    assert_shape,
+    describe,
+    unpack,
+)
 from transformer_kit.graders.fixtures import adamw as fixtures
 from transformer_kit.solutions import adamw as reference
 

@@ -15,23 +15,23 @@ from typing import Any
 import numpy as np
 import pytest
 
-from transformer_kit.compare import (
+from transformer_kit.grader.checks import assert_no_future
+from transformer_kit.grader.compare import (
     ATOL,
     RTOL,
     Mismatch,
     as_array,
     assert_close,
-    assert_no_future,
     assert_raises,
     assert_shape,
     describe,
     show,
     unpack,
 )
+from transformer_kit.grader.failures import StudentFailed, StudentRaised
 from transformer_kit.graders.fixtures import attention as fixtures
 from transformer_kit.graders.messages import attention as messages
 from transformer_kit.solutions import attention as reference
-from transformer_kit.student import StudentFailed, StudentRaised
 
 # ----------------------------------------------------------------------------------------------
 # The classic mistakes, by name (the names are what the learner reads after "likely mistake:").

@@ -14,14 +14,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from transformer_kit.compare import (
+from transformer_kit.grader.checks import bare_name, gradient_dict
+from transformer_kit.grader.compare import (
     Mismatch,
     as_array,
     assert_close,
     assert_shape,
-    bare_name,
     describe,
-    gradient_dict,
 )
 from transformer_kit.graders.fixtures import backprop as fixtures
 from transformer_kit.solutions import backprop as reference

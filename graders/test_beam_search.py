@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from transformer_kit.compare import ATOL, RTOL, Mismatch, assert_close, describe, two_at_once
+from transformer_kit.grader.compare import ATOL, RTOL, Mismatch, assert_close, describe, two_at_once
+from transformer_kit.grader.failures import StudentRaised
 from transformer_kit.graders.fixtures import beam_search as fixtures
 from transformer_kit.solutions import beam_search as reference
-from transformer_kit.student import StudentRaised
 
 Beams = list[tuple[list[int], float]]
 Model = Callable[[tuple[int, ...]], np.ndarray]  # prefix -> log-probs (vocab,)

@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from transformer_kit.compare import Mismatch, describe
+from transformer_kit.grader.compare import Mismatch, describe
+from transformer_kit.grader.failures import StudentRaised
 from transformer_kit.graders.fixtures import bpe as fixtures
 from transformer_kit.solutions import bpe as reference
-from transformer_kit.student import StudentRaised
 
 Merges = list[tuple[str, str]]
 

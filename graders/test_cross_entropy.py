@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from transformer_kit.compare import Mismatch, as_array, assert_close, show
+from transformer_kit.grader.compare import Mismatch, as_array, assert_close, show
 from transformer_kit.graders.fixtures import cross_entropy as fixtures
 from transformer_kit.solutions import cross_entropy as reference
 

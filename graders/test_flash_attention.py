@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from transformer_kit.compare import (
+from transformer_kit.grader.compare import (
     Mismatch,
     as_array,
     assert_close,
@@ -25,9 +25,9 @@ from transformer_kit.compare import (
     assert_shape,
     unpack,
 )
+from transformer_kit.grader.failures import MeasurementUnavailable
 from transformer_kit.graders.fixtures import flash_attention as fixtures
 from transformer_kit.solutions import flash_attention as reference
-from transformer_kit.student import MeasurementUnavailable
 
 # ----------------------------------------------------------------------------------------------
 # The classic mistakes, by name (the names are what the learner reads after "likely mistake:").

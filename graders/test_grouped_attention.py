@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from transformer_kit.compare import (
+from transformer_kit.grader.checks import assert_no_future
+from transformer_kit.grader.compare import (
     Mismatch,
     as_array,
     assert_close,
-    assert_no_future,
     assert_raises,
     assert_shape,
     unpack,

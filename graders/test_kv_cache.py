@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from transformer_kit.compare import (
+from transformer_kit.grader.compare import (
     Mismatch,
     as_array,
     assert_close,
@@ -21,8 +21,8 @@ from transformer_kit.compare import (
     assert_raises,
     assert_shape,
 )
+from transformer_kit.grader.failures import StudentRaised
 from transformer_kit.graders.fixtures import kv_cache as fixtures
-from transformer_kit.student import StudentRaised
 
 Weights = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 

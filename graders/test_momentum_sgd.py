@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from transformer_kit.compare import Mismatch, as_array, assert_close, unpack
+from transformer_kit.grader.compare import Mismatch, as_array, assert_close, unpack
 from transformer_kit.graders.fixtures import momentum_sgd as fixtures
 from transformer_kit.solutions import momentum_sgd as reference
 

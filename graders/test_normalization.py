@@ -17,14 +17,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from transformer_kit.compare import (
+from transformer_kit.grader.checks import bare_name, gradient_dict
+from transformer_kit.grader.compare import (
     Mismatch,
     as_array,
     assert_close,
     assert_raises,
     assert_shape,
-    bare_name,
-    gradient_dict,
     unpack,
 )
 from transformer_kit.graders.fixtures import normalization as fixtures

@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from transformer_kit.compare import Mismatch, assert_raises, describe
+from transformer_kit.grader.compare import Mismatch, assert_raises, describe
+from transformer_kit.grader.failures import StudentRaised
 from transformer_kit.graders.fixtures import param_count as fixtures
 from transformer_kit.solutions import param_count as reference
-from transformer_kit.student import StudentRaised
 
 KEYS: list[str] = fixtures.KEYS
 POSITIONS_WHEN_ZERO = (

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from transformer_kit.compare import (
+from transformer_kit.grader.compare import (
     Mismatch,
     as_array,
     assert_close,
@@ -27,9 +27,9 @@ from transformer_kit.compare import (
     assert_shape,
     show,
 )
+from transformer_kit.grader.failures import StudentRaised
 from transformer_kit.graders.fixtures import sampling as fixtures
 from transformer_kit.solutions import sampling as reference
-from transformer_kit.student import StudentRaised
 
 INF = np.inf
 Filter = Callable[[np.ndarray], np.ndarray]

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from transformer_kit.compare import (
+from transformer_kit.grader.compare import (
     Mismatch,
     as_array,
     assert_close,

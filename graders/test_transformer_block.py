@@ -22,18 +22,18 @@ from typing import Any
 import numpy as np
 import pytest
 
-from transformer_kit.compare import (
+from transformer_kit.grader.checks import assert_no_future
+from transformer_kit.grader.compare import (
     Mismatch,
     as_array,
     assert_close,
-    assert_no_future,
     assert_raises,
     assert_shape,
 )
+from transformer_kit.grader.failures import StudentRaised
 from transformer_kit.graders.fixtures import transformer_block as fixtures
 from transformer_kit.graders.messages import attention as messages
 from transformer_kit.solutions import transformer_block as reference
-from transformer_kit.student import StudentRaised
 
 LN_EPS = 1e-5
 _ERF = np.vectorize(math.erf, otypes=[float])

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from transformer_kit.compare import Mismatch, as_array, assert_close, describe, show
+from transformer_kit.grader.compare import Mismatch, as_array, assert_close, describe, show
 from transformer_kit.graders.fixtures import warmups as fixtures
 
 ATOL = 1e-3

@@ -1,4 +1,4 @@
-"""Shared fixtures for the kit's own tests.
+"""Fixtures and session hooks for the kit's own tests (what they share otherwise: support.py).
 
 The tests exercise the INSTALLED package (`pip install .`), exactly what a learner runs. A stale
 installation would test old code, so the session stops at once when the installed files differ
@@ -7,45 +7,16 @@ from the repository's.
 
 from __future__ import annotations
 
-import filecmp
-import os
 import shutil
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
-import transformer_kit
-from transformer_kit import meta
-
-REPO = Path(__file__).resolve().parents[1]
-INSTALLED = Path(transformer_kit.__file__).resolve().parent
-# repository folder -> installed folder, as pyproject.toml's wheel mapping lays them out
-LAYOUT = {
-    REPO / "src" / "transformer_kit": INSTALLED,
-    REPO / "exercises": INSTALLED / "exercises",
-    REPO / "solutions": INSTALLED / "solutions",
-    REPO / "graders": INSTALLED / "graders",
-}
-
-
-def _stale_files() -> list[str]:
-    stale = []
-    for source, target in LAYOUT.items():
-        for path in source.rglob("*"):
-            if path.is_dir() or "__pycache__" in path.parts:
-                continue
-            installed = target / path.relative_to(source)
-            if not installed.is_file() or not filecmp.cmp(path, installed, shallow=False):
-                stale.append(str(path.relative_to(REPO)))
-    if not filecmp.cmp(REPO / "cli.py", INSTALLED / "cli.py", shallow=False):
-        stale.append("cli.py")
-    return stale
+from support import EXERCISES, INSTALLED, REPO, run_cli, stale_files
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from transformer_kit.plugin import WEIGHT_MARKER  # tests import graders, which use it
+    from transformer_kit.grader.plugin import WEIGHT_MARKER  # tests import graders, which use it
 
     config.addinivalue_line("markers", WEIGHT_MARKER)
 
@@ -53,7 +24,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_sessionstart(session: pytest.Session) -> None:
     if INSTALLED.is_relative_to(REPO):
         return  # an editable or in-tree import: nothing to compare
-    stale = _stale_files()
+    stale = stale_files()
     if stale:
         pytest.exit(
             f"the installed kit ({INSTALLED}) differs from this repository in "
@@ -61,9 +32,6 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             "and test again",
             returncode=4,
         )
-
-
-EXERCISES = meta.load()
 
 
 @pytest.fixture
@@ -99,16 +67,6 @@ def isolated_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
-def run_cli(*args: str) -> tuple[int, str, str]:
-    """`kit ARGS` in this process (click's CliRunner): exit status, stdout, stderr."""
-    from click.testing import CliRunner
-
-    from transformer_kit import cli
-
-    result = CliRunner().invoke(cli.main, list(args), catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
-
-
 @pytest.fixture
 def fresh(tmp_path: Path) -> Path:
     """A new workspace made by `kit init`."""
@@ -116,27 +74,3 @@ def fresh(tmp_path: Path) -> Path:
     code, out, _ = run_cli("init", str(root))
     assert code == 0, out
     return root
-
-
-def solution_source(name: str) -> str:
-    return meta.PACKAGE.joinpath("solutions", f"{name}.py").read_text(encoding="utf-8")
-
-
-def kit_executable() -> str:
-    """The `kit` console script of the environment running the tests."""
-    found = shutil.which("kit", path=os.path.dirname(sys.executable))
-    assert found, "the `kit` console script is not installed next to this Python"
-    return found
-
-
-def processes_named(name: str) -> list[int]:
-    """Processes (anywhere on this machine) whose name (/proc/PID/comm) is `name`: how hostile
-    code that can write no lasting file shows it ran."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and (entry / "comm").read_text().strip() == name:
-                found.append(int(entry.name))
-        except OSError:
-            continue
-    return found

@@ -20,7 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from transformer_kit import bubblewrap, meta
+from transformer_kit import catalog as meta
+from transformer_kit.sandbox import bubblewrap
 
 KIT = shutil.which("kit", path=os.path.dirname(sys.executable)) or "kit"
 

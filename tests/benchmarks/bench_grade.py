@@ -27,12 +27,12 @@ TESTS = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS))
 
 from click.testing import CliRunner  # noqa: E402
-from conftest import EXERCISES, kit_executable, solution_source  # noqa: E402
+from support import EXERCISES, kit_executable, solution_source  # noqa: E402
 from test_grade import _variants  # noqa: E402
 from test_nbgrader_export import spread  # noqa: E402
 from test_nbgrader_roundtrip import environment, with_solutions  # noqa: E402
 
-from transformer_kit.cli_nbgrader import nbgrader  # noqa: E402
+from transformer_kit.cli.nbgrader import nbgrader  # noqa: E402
 
 NAMES = ("attention", "momentum_sgd")
 ASSIGNMENT = "ps1"

@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from transformer_kit import meta
+from transformer_kit import catalog as meta
 
 
 def wall(command: list[str], cwd: Path, env: dict[str, str]) -> float:

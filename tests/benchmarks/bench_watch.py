@@ -34,7 +34,7 @@ from bench_check import machine  # same folder: the script's own
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the catalogue
 from catalogue.attention import RIGHT
 
-from transformer_kit import meta
+from transformer_kit import catalog as meta
 
 KIT = shutil.which("kit", path=os.path.dirname(sys.executable)) or "kit"
 END_OF_FRAME = "save to re-check"  # the status line, the last line of every redrawn report

@@ -1,6 +1,8 @@
-"""Classroom formats: each turns its layout into the kit's submissions and its results back.
+"""Classroom formats: each turns its layout into the kit's submissions and its results back
+(`nbgrader/`, `gradescope/`).
 
-`nbgrader_export`: the exercises as nbgrader source notebooks.
+May import: `batch/`, `grader/`, `catalog`, `results`, `storage`, `untrusted`. Never `learner/`,
+`cli/`.
 
 Gradescope's visibility values live here, not in `gradescope`, so that `kit --help` and every
 other command can offer them without importing the format's module.

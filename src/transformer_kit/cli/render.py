@@ -1,0 +1,341 @@
+"""Everything the kit prints for people: the check report, the exercise list, hints.
+
+All terminal styling lives here. Every line also reads without colour (NO_COLOR, piped output):
+status is always spelled out in words, not only in colour.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console, RenderableType
+from rich.markup import escape
+from rich.measure import Measurement
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+
+from transformer_kit.catalog import Exercise
+from transformer_kit.learner.interview import Attempt
+from transformer_kit.learner.workspace import Record
+from transformer_kit.results import CheckResult, ExerciseResult, TestResult
+
+DETAILED_FAILURES = 3  # failures per exercise shown with every field; the rest in one line
+FIELD_WIDTH = 16
+INDENT = 6  # a failure's fields, under its line
+OUTPUT_LINES = 20  # lines of the learner's printing shown per test with --show-output
+BAR_WIDTH = 40
+
+
+def console(stderr: bool = False) -> Console:
+    """A console that wraps at the terminal's width (or $COLUMNS); piped output with no COLUMNS
+    keeps every line whole, for grep and scripts."""
+    out = Console(stderr=stderr, highlight=False)
+    out.soft_wrap = not (out.is_terminal or os.environ.get("COLUMNS"))
+    return out
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+CHECK_AGAIN = "Edit the failing file, then run `kit check` again; `kit hint NAME` gives a hint."
+SAVE_AGAIN = "Save the file to check it again; `kit hint NAME` gives a hint."
+
+
+BASIC_ISOLATION = (
+    "isolation: basic — install bubblewrap for full isolation (see the README's "
+    "'How grading stays honest')"
+)
+
+
+def check_report(
+    out: Console,
+    result: CheckResult,
+    next_step: str = CHECK_AGAIN,
+    show_output: bool = False,
+    all_details: bool = False,
+) -> None:
+    """The report of a check; `show_output`: what the learner's code printed, under each test;
+    `all_details`: every failure with all its fields (else the first DETAILED_FAILURES)."""
+    for exercise in result.exercises:
+        _exercise_block(out, exercise, show_output, None if all_details else DETAILED_FAILURES)
+    printing = sum(bool(t.output) for e in result.exercises for t in e.tests)
+    if printing and not show_output:
+        out.print(
+            f"[dim]Your code printed output during {_count(printing, 'test')}: "
+            "`kit check --show-output` shows it.[/]"
+        )
+    if result.isolation != "full":
+        out.print(f"[yellow]{escape(BASIC_ISOLATION)}[/]")
+    passed = sum(e.passed for e in result.exercises)
+    total = len(result.exercises)
+    out.print()
+    out.print(
+        f"[bold]{passed} of {total} exercise{'s' if total != 1 else ''} passed[/] · "
+        f"{_points(result.score)} of {_points(result.max_score)} points"
+    )
+    out.print(_bar(result.score, result.max_score, _bar_width(out)))
+    if not result.passed:
+        out.print(next_step)
+
+
+def _points(value: float) -> str:
+    """Points with at most two decimals: 4, 1.71, 0.5."""
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def _exercise_block(
+    out: Console, exercise: ExerciseResult, show_output: bool, detailed: int | None
+) -> None:
+    failed = [t for t in exercise.tests if not t.passed]
+    status = "[green]passed[/]" if exercise.passed else "[red]failed[/]"
+    mark = "[green]✓[/]" if exercise.passed else "[red]✗[/]"
+    total = len(exercise.tests)
+    detail = f"{len(failed)} of {_count(total, 'test')} failed" if failed else (
+        f"all {total} tests passed" if total != 1 else "its test passed"
+    )  # fmt: skip
+    _hanging(
+        out,
+        2,
+        f"{mark} [bold]{exercise.name}[/] {status}  {_points(exercise.score)}/"
+        f"{_points(exercise.max_score)} points  ({detail})  [dim]{escape(exercise.title)}[/]",
+    )
+    shown: set[str] = set()  # failure messages printed already: not repeated
+    for test in exercise.tests:
+        if test.passed:
+            if show_output and test.output:
+                _hanging(out, 4, f"  [green]✓[/] {escape(test.name)}")
+        elif test.message in shown:
+            _hanging(out, 4, f"  [red]✗[/] {escape(test.name)}: [dim]the same failure as above[/]")
+        else:
+            _failure(out, test, detailed=detailed is None or len(shown) < detailed)
+            shown.add(test.message)
+        if show_output and test.output:
+            _output(out, test.output)
+
+
+def _failure(out: Console, test: TestResult, detailed: bool) -> None:
+    _hanging(out, 4, f"  [red]✗[/] {escape(test.name)}: {escape(test.summary)}")
+    if not detailed:
+        return
+    for label, text in test.fields:
+        style = "yellow" if label == "likely mistake" else "none"
+        lines = [f"[{style}]{escape(line)}[/]" for line in text.splitlines()]
+        _field(out, f"{label}:" if label else "", lines)
+
+
+def _output(out: Console, text: str) -> None:
+    """The learner's printing during one test, its first OUTPUT_LINES lines."""
+    lines = text.splitlines()
+    more = len(lines) - OUTPUT_LINES
+    tail = [f"[dim]… ({_count(more, 'more line')})[/]"] if more > 0 else []
+    _field(out, "your output:", [escape(line) for line in lines[:OUTPUT_LINES]] + tail)
+
+
+def _field(out: Console, label: str, lines: Sequence[str]) -> None:
+    """`label` and its lines of markup in two columns under a failure."""
+    lead = Text(" " * INDENT + label.ljust(FIELD_WIDTH), style="dim")
+    _wrapped(out, lead, Text.from_markup("\n".join(lines) or " "), INDENT + FIELD_WIDTH)
+
+
+def _hanging(out: Console, indent: int, markup: str) -> None:
+    """One line of markup whose first `indent` cells lead it; when it wraps, its further lines
+    are indented as far."""
+    text = Text.from_markup(markup)
+    _wrapped(out, text[:indent], text[indent:], indent)
+
+
+def _wrapped(out: Console, lead: Text, body: Text, indent: int) -> None:
+    """`lead` then `body`, wrapped at the console's width (none when the width is unknown:
+    `console`), further lines `indent` cells in; no trailing spaces."""
+    width = max(out.width - indent, 20) if not out.soft_wrap else 10**6
+    for number, line in enumerate(body.wrap(out, width, overflow="fold")):
+        line.rstrip()
+        out.print(Text.assemble(lead if number == 0 else " " * indent, line), soft_wrap=True)
+
+
+def _bar_width(out: Console) -> int:
+    return max(10, min(BAR_WIDTH, out.width - 6))  # room for " 100%"
+
+
+def _bar(done: float, total: float, width: int = BAR_WIDTH) -> Text:
+    """A progress bar that reads without colour: filled and empty cells differ in shape."""
+    share = done / total if total else 0.0
+    filled = round(share * width)
+    bar = Text("█" * filled, style="green")
+    bar.append("░" * (width - filled), style="dim")
+    bar.append(f" {share:.0%}")
+    return bar
+
+
+def exercise_list(
+    out: Console,
+    exercises: Sequence[Exercise],
+    records: dict[str, Record],
+    fresh: set[str],
+    interviews: Mapping[str, float],
+) -> None:
+    """A table, one line per exercise, where it fits the width; else each exercise's title and
+    topic go under its name and status, wrapped. `interviews`: per exercise, the minutes of its
+    fastest passed interview attempt (a column only once there is one)."""
+    rows = []
+    done = 0.0
+    for number, exercise in enumerate(exercises, 1):
+        record = records.get(exercise.name)
+        best = record.best_score if record else 0.0
+        done += best
+        status = _status(exercise.name, record, fresh)
+        interview = ""
+        if interviews:
+            interview = f"{interviews[exercise.name]:g} min" if exercise.name in interviews else "—"
+        rows.append((str(number), exercise, status, f"{best:g}/{exercise.points:g}", interview))
+    out.print("[bold]Exercises[/]")
+    table = _list_table(rows, bool(interviews))
+    if _fits(out, table):
+        out.print(table)
+    else:
+        _list_stacked(out, rows)
+    out.print(_bar(done, sum(e.points for e in exercises), _bar_width(out)))
+
+
+ListRow = tuple[str, Exercise, str, str, str]  # number, exercise, status, best score, interview
+
+
+def _list_table(rows: Sequence[ListRow], interviews: bool) -> Table:
+    table = Table(box=None, padding=(0, 1), pad_edge=False, header_style="bold")
+    headings = ("#", "name", "title", "topic", "status", "best", "interview")
+    for heading in headings if interviews else headings[:-1]:
+        right = heading in ("#", "best", "interview")
+        table.add_column(heading, no_wrap=True, justify="right" if right else "left")
+    for number, exercise, status, best, interview in rows:
+        cells = [number, exercise.name, escape(exercise.title), exercise.topic, status, best]
+        table.add_row(*cells, *([interview] if interviews else []))
+    return table
+
+
+def _list_stacked(out: Console, rows: Sequence[ListRow]) -> None:
+    digits = len(str(len(rows)))
+    for number, exercise, status, best, interview in rows:
+        title = f"[dim]{escape(exercise.title)} ({exercise.topic})[/]"
+        timed = f"  interview {interview}" if interview and interview != "—" else ""
+        body = Text.from_markup(f"[bold]{exercise.name}[/]  {status}  {best}{timed}\n{title}")
+        _wrapped(out, Text(f"{number:>{digits}} "), body, digits + 1)
+
+
+def _fits(out: Console, renderable: RenderableType) -> bool:
+    """The renderable's natural width (measured without the console's limit) fits the console."""
+    unlimited = out.options.update_width(10**4)
+    return Measurement.get(out, unlimited, renderable).maximum <= out.width
+
+
+def _status(name: str, record: Record | None, fresh: set[str]) -> str:
+    if record is not None and record.passed_at:
+        return "[green]passed[/]"
+    if name in fresh:
+        return "not started"
+    if record is not None and record.max_score:
+        return "[yellow]in progress[/]"
+    return "edited, not checked"
+
+
+def hints(out: Console, exercise: Exercise, shown: Sequence[int]) -> None:
+    """Print hints by their 0-based index, numbered as "hint 2 of 3"."""
+    for index in shown:
+        out.print(
+            f"[bold]{exercise.name}[/], hint {index + 1} of {len(exercise.hints)}: "
+            f"{escape(exercise.hints[index])}"
+        )
+    if shown and shown[-1] == len(exercise.hints) - 1:
+        out.print("[dim]That was the last hint.[/]")
+
+
+def source(out: Console, path: Path, title: str) -> None:
+    """A Python file, syntax-highlighted (plain when colour is off)."""
+    out.rule(title)
+    out.print(Syntax(path.read_text(encoding="utf-8"), "python", line_numbers=True))
+
+
+def next_exercise(out: Console, exercise: Exercise, path: Path) -> None:
+    out.print(f"Next: [bold]{exercise.name}[/] — {escape(exercise.title)} ({exercise.topic})")
+    if path.is_file():
+        source(out, path, str(path))
+    else:
+        out.print(f"{path} is missing: `kit reset {exercise.name}` brings back the stub.")
+    out.print(
+        f"Edit {path.name}, then `kit check {exercise.name}`; `kit hint {exercise.name}` helps."
+    )
+
+
+def grade_summary(
+    out: Console, summary: dict[str, Any], graded: int, reused: int, folder: Path
+) -> None:
+    """`kit grade`'s closing table: per exercise the class's mean, median, passes and most
+    frequent likely mistake; then what was graded and where the files are."""
+    students = summary["students"]
+    table = Table(title=f"{students} submission{'s' if students != 1 else ''}",
+                  title_justify="left")  # fmt: skip
+    table.add_column("exercise", no_wrap=True)
+    table.add_column("mean", justify="right")
+    table.add_column("median", justify="right")
+    table.add_column("passed", justify="right", no_wrap=True)
+    table.add_column("most frequent likely mistake", ratio=1)
+    for name, entry in summary["exercises"].items():
+        mistakes = entry["likely_mistakes"]
+        top = f"{escape(mistakes[0]['line'])} ({mistakes[0]['count']})" if mistakes else "—"
+        table.add_row(
+            name,
+            f"{entry['mean']:g}/{entry['max_score']:g}",
+            f"{entry['median']:g}",
+            f"{entry['passed']} of {students}",
+            top,
+        )
+    out.print(table)
+    out.print(f"graded {graded}, unchanged since the last run {reused}")
+    if summary["failed"]:
+        names = ", ".join(summary["failed"])
+        out.print(f"[red]the kit could not grade {len(summary['failed'])}[/]: {escape(names)} "
+                  "(their results say why; run again to retry)")  # fmt: skip
+    out.print(f"wrote {folder / 'grades.csv'}, {folder / 'summary.json'}, {folder / 'results'}/")
+
+
+def interview_history(out: Console, attempts: Sequence[Attempt]) -> None:
+    """Every finished interview attempt, oldest first."""
+    if not attempts:
+        out.print("No interview attempts yet: `kit interview` starts one.")
+        return
+    table = Table(title="Interview attempts", title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("exercise", no_wrap=True)
+    table.add_column("started", no_wrap=True)
+    table.add_column("minutes", justify="right", no_wrap=True)
+    table.add_column("score", justify="right", no_wrap=True)
+    table.add_column("result", no_wrap=True)
+    for number, attempt in enumerate(attempts, 1):
+        started = datetime.fromisoformat(attempt.started).astimezone()
+        score = (
+            "—"
+            if attempt.score is None
+            else f"{_points(attempt.score)}/{_points(attempt.max_score)}"
+        )
+        table.add_row(
+            str(number),
+            attempt.exercise,
+            started.strftime("%Y-%m-%d %H:%M"),
+            f"{attempt.minutes_used:g} of {attempt.minutes}",
+            score,
+            _outcome(attempt),
+        )
+    out.print(table)
+
+
+def _outcome(attempt: Attempt) -> str:
+    if attempt.score is None:
+        words = "[dim]abandoned[/]"
+    else:
+        words = "[green]passed[/]" if attempt.passed else "[red]failed[/]"
+    return f"{words}, [yellow]overtime[/]" if attempt.overtime else words

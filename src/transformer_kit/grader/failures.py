@@ -1,0 +1,105 @@
+"""What a failed check raises: a grader's `Mismatch` (labelled fields a report shows), the
+learner's own exception as seen across the sandbox (`StudentRaised`), the learner's code unable to
+answer (`StudentFailed`), and a measurement this machine cannot make."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Mismatch(AssertionError):
+    """A grader's verdict on one check, in words a learner can act on."""
+
+    summary: str
+    call: str = ""
+    expected: str = ""
+    got: str = ""
+    where: str = ""
+    diagnosis: str = ""
+    details: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        super().__init__(self.summary)
+
+    def __str__(self) -> str:
+        return self.message
+
+    def fields(self) -> list[tuple[str, str]]:
+        """The labelled parts after the summary, in the order a report shows them."""
+        labelled = [
+            ("called", self.call),
+            ("expected", self.expected),
+            ("got", self.got),
+            ("differs most", self.where),
+        ]
+        labelled += [("", text) for text in self.details]
+        labelled.append(("likely mistake", self.diagnosis))
+        return [(label, text) for label, text in labelled if text]
+
+    @property
+    def message(self) -> str:
+        """All fields as plain text, one per line (the `--json` message)."""
+        lines = [self.summary]
+        lines += [f"{label}: {text}" if label else text for label, text in self.fields()]
+        return "\n".join(lines)
+
+
+class StudentRaised(Exception):
+    """The learner's code raised `type_name` (with base classes `type_names`) saying `text`."""
+
+    def __init__(self, call: str, type_names: Sequence[str], text: str, where: str = "") -> None:
+        self.call = call
+        self.type_names = tuple(type_names)
+        self.type_name = self.type_names[0] if self.type_names else "Exception"
+        self.text = text
+        self.where = where
+        super().__init__(self.message)
+
+    @property
+    def not_implemented(self) -> bool:
+        return "NotImplementedError" in self.type_names
+
+    @property
+    def summary(self) -> str:
+        if self.not_implemented:
+            function = self.call.split("(")[0]
+            return f"not implemented yet: {function} raises NotImplementedError"
+        if self.type_name == ResultWithoutData.__name__:
+            return self.text  # the kit's own words about what came back
+        return f"raised {self.type_name}: {self.text}".rstrip(": ")
+
+    def fields(self) -> list[tuple[str, str]]:
+        labelled = [("called", self.call), ("where", self.where)]
+        return [(label, text) for label, text in labelled if text and not self.not_implemented]
+
+    @property
+    def message(self) -> str:
+        lines = [self.summary] + [f"{label}: {text}" for label, text in self.fields()]
+        return "\n".join(lines)
+
+
+class ResultWithoutData(TypeError):
+    """A result with a shape but no numbers to send back: a torch tensor on the meta device."""
+
+
+class StudentFailed(Mismatch):
+    """The learner's code could not answer: time limit, memory limit, exit, crash."""
+
+
+class MeasurementUnavailable(Exception):
+    """Peak memory cannot be measured here (not Linux, /proc/self/clear_refs refused): a grader
+    turns this into `pytest.skip(reason)`, which the kit reports as not graded, 0 points."""
+
+
+def failure_text(error: BaseException) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """A failed test's summary and labelled fields, from whatever it raised (pytest's skip is
+    the plugin's)."""
+    if isinstance(error, (Mismatch, StudentRaised)):
+        return error.summary, tuple(error.fields())
+    if isinstance(error, AssertionError):
+        return str(error) or "a check failed", ()
+    return f"the grader failed: {type(error).__name__}: {error}", (
+        ("", "this is a bug in the kit, not in your code: please report it"),
+    )

@@ -1,0 +1,232 @@
+"""The `student` handle graders talk to, and what it raises.
+
+Graders call `student.softmax(x)`, read `student.GD_WEIGHTS`, build `student.KVCache(...)` and
+call its methods. Two handles implement it:
+- `transformer_kit.sandbox.remote.RemoteStudent`: the learner's module lives in a sandboxed worker
+  process; only plain data comes back (what `kit check` uses).
+- `LocalStudent`: the learner's names live in this process (an nbgrader notebook kernel, where
+  the hidden tests run beside the learner's code as nbgrader does).
+Both return plain data (numpy arrays, Python scalars, lists, tuples, dicts) or an object handle,
+raise `StudentRaised` when the learner's code raises, and fail the test when a call modifies one
+of its input arrays. `student.f.peak_memory(*args)` runs the call twice where the learner's code
+runs and returns the second call's `MemoryUse` (see `measure_peak`), or raises
+`MeasurementUnavailable`, which a grader turns into `pytest.skip` (reported as not graded).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from transformer_kit.grader.failures import (
+    MeasurementUnavailable,
+    ResultWithoutData,
+    StudentFailed,
+    StudentRaised,
+)
+from transformer_kit.grader.memory import MemoryUse, measure_peak
+
+
+def call_text(name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> str:
+    """`name(array (2, 3), num_heads=2)`: how a call is shown in messages."""
+    parts = [_arg_text(a) for a in args] + [f"{k}={_arg_text(v)}" for k, v in kwargs.items()]
+    return f"{name}({', '.join(parts)})"
+
+
+def _arg_text(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        if value.size <= 4:
+            with np.printoptions(precision=4, suppress=True):
+                return np.array2string(value, separator=", ").replace("\n", "")
+        return f"<{value.dtype} array {tuple(value.shape)}>"
+    if callable(value) and hasattr(value, "__name__"):
+        return value.__name__
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def plain(value: Any) -> Any:
+    """A learner's result as plain data: tensors and numpy scalars become numpy/Python values."""
+    if isinstance(value, np.ndarray):
+        return np.array(value)  # drops subclasses
+    if isinstance(value, np.generic):
+        return value.item()
+    if type(value).__module__.startswith("torch") and hasattr(value, "detach"):
+        if getattr(value, "is_meta", False):  # .cpu() would raise NotImplementedError
+            raise ResultWithoutData(
+                f"the result is a torch tensor with no data, on the meta device (shape "
+                f"{tuple(value.shape)}): a meta tensor has a shape but no values; make the "
+                "result on the CPU (torch's default device, or device='cpu')"
+            )
+        return np.array(value.detach().cpu().numpy())
+    if isinstance(value, tuple):
+        return tuple(plain(v) for v in value)
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    return value
+
+
+Snapshot = list[tuple[str, Any, Any]]  # (name, the argument, a copy of it as it came in)
+
+
+def snapshot(args: Sequence[Any], kwargs: Mapping[str, Any]) -> Snapshot:
+    """Copies of the arguments a call could modify in place: arrays, and the lists, tuples and
+    dicts that hold them (optimizer moments, running statistics, params, word counts)."""
+    named = [(f"argument {i + 1}", a) for i, a in enumerate(args)] + list(kwargs.items())
+    return [(name, value, _copy(value)) for name, value in named if _is_container(value)]
+
+
+def mutated_arguments(taken: Snapshot) -> list[str]:
+    """Names of the arguments whose contents changed since `taken`."""
+    return [name for name, value, copy in taken if not _same(copy, value)]
+
+
+def _is_container(value: Any) -> bool:
+    return isinstance(value, (np.ndarray, list, tuple, dict))
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_copy(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    return value  # a scalar, or an object of the learner's: compared by identity
+
+
+def _same(before: Any, now: Any) -> bool:
+    if isinstance(before, np.ndarray):
+        return (
+            isinstance(now, np.ndarray)
+            and before.shape == now.shape
+            and bool(np.array_equal(before, now, equal_nan=before.dtype.kind in "fc"))
+        )
+    if isinstance(before, (list, tuple)):
+        return (
+            type(now) is type(before)
+            and len(now) == len(before)
+            and all(_same(b, n) for b, n in zip(before, now, strict=True))
+        )
+    if isinstance(before, dict):
+        return (
+            isinstance(now, dict)
+            and list(now) == list(before)
+            and all(_same(before[k], now[k]) for k in before)
+        )
+    if before is now:
+        return True
+    try:
+        return type(before) is type(now) and bool(before == now)
+    except Exception:  # an element replaced by something that compares oddly
+        return False
+
+
+def mutation_failure(call: str, names: Sequence[str]) -> StudentFailed:
+    return StudentFailed(
+        f"{call} modified its input {', '.join(names)} in place",
+        call=call,
+        diagnosis="an in-place operation (`x -= ...`, `x[...] = ...`, `out=x`, `d[key] = ...`) "
+        "on an input array, or on a list or dict of them: compute a new array "
+        "(`y = x - ...`) and return new lists and dicts, or work on a copy",
+    )
+
+
+class LocalStudent:
+    """The handle over names in this process (a module or a notebook's namespace)."""
+
+    def __init__(self, namespace: Mapping[str, Any] | Any, label: str = "your code") -> None:
+        self._namespace = namespace if isinstance(namespace, Mapping) else vars(namespace)
+        self._label = label
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        if name not in self._namespace:
+            raise StudentFailed(f"{self._label} does not define `{name}`", call=name)
+        value = self._namespace[name]
+        return _LocalCallable(name, value) if callable(value) else plain(value)
+
+
+class _LocalCallable:
+    def __init__(self, name: str, target: Any) -> None:
+        self._name = name
+        self._target = target
+
+    def peak_memory(self, *args: Any, **kwargs: Any) -> MemoryUse:
+        """The peak memory of one call (after a warm-up call), measured in this process."""
+        call = call_text(self._name, args, kwargs)
+        taken = snapshot(args, kwargs)
+        unwrapped = [_unwrap(a) for a in args]
+        try:
+            use = measure_peak(self._target, unwrapped, {k: _unwrap(v) for k, v in kwargs.items()})
+        except MeasurementUnavailable:
+            raise
+        except Exception as error:
+            names = [cls.__name__ for cls in type(error).__mro__]
+            raise StudentRaised(call, names, str(error)) from None
+        changed = mutated_arguments(taken)
+        if changed:
+            raise mutation_failure(call, changed)
+        return use
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        call = call_text(self._name, args, kwargs)
+        taken = snapshot(args, kwargs)
+        try:
+            result = self._target(
+                *[_unwrap(a) for a in args], **{k: _unwrap(v) for k, v in kwargs.items()}
+            )
+        except Exception as error:
+            names = [cls.__name__ for cls in type(error).__mro__]
+            raise StudentRaised(call, names, str(error)) from None
+        changed = mutated_arguments(taken)
+        if changed:
+            raise mutation_failure(call, changed)
+        if callable(result) or not _is_plain(plain(result)):
+            return _LocalObject(result, call)
+        return plain(result)
+
+
+class _LocalObject:
+    """An object the learner's code made (a KVCache): attributes and methods through the handle."""
+
+    def __init__(self, target: Any, origin: str) -> None:
+        self._target = target
+        self._origin = origin
+
+    def __repr__(self) -> str:
+        return f"<your {type(self._target).__name__}>"
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        try:
+            value = getattr(self._target, name)
+        except Exception as error:
+            names = [cls.__name__ for cls in type(error).__mro__]
+            raise StudentRaised(f"{self._origin}.{name}", names, str(error)) from None
+        return _LocalCallable(name, value) if callable(value) else plain(value)
+
+    def __len__(self) -> int:
+        return _LocalCallable("len", len)(self._target)
+
+
+def _unwrap(value: Any) -> Any:
+    return value._target if isinstance(value, _LocalObject) else value
+
+
+def _is_plain(value: Any) -> bool:
+    if value is None or isinstance(value, (bool, int, float, str, np.ndarray)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_is_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_plain(v) for k, v in value.items())
+    return False

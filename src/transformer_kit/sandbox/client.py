@@ -1,0 +1,295 @@
+"""`Sandboxed`: one exercise's worker as the grading process drives it (requests, callbacks,
+time-outs, restarts). Its `student()` is the `RemoteStudent` graders talk to (remote.py).
+
+Only plain data crosses back (see protocol.py). A worker that hangs, exits, crashes or runs out of
+memory becomes a `StudentFailed` naming what happened; the next test gets a fresh worker.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from transformer_kit.grader.student import (
+    MeasurementUnavailable,
+    StudentFailed,
+    StudentRaised,
+    mutation_failure,
+)
+from transformer_kit.sandbox import isolation, protocol, values
+from transformer_kit.sandbox import process as sandbox
+from transformer_kit.sandbox.remote import RemoteObject, RemoteStudent
+from transformer_kit.untrusted import clean
+
+MAX_TIME_OUTS = 2  # after this many time-outs an exercise's remaining tests fail at once
+NAME_LIMIT = 200  # characters of a class or argument name from the worker
+NAMES_KEPT = 32  # entries of a list of names from the worker (an exception's base classes)
+OUTPUT_KEPT = 4096  # characters of the learner's printing kept per test (--show-output)
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a worker loads: exercise `name` from `path`, isolated at `level`."""
+
+    name: str
+    path: Path
+    limits: sandbox.Limits
+    level: str
+
+    @property
+    def label(self) -> str:
+        """The file as its folder and name: exercises/NAME.py, or interview/NAME.py."""
+        return f"{self.path.parent.name}/{self.path.name}"
+
+
+class Sandboxed:
+    """The worker of one exercise across its tests: started ahead, restarted after a failure."""
+
+    def __init__(self, target: Target, worker: sandbox.Worker | None = None) -> None:
+        self.target = target
+        self.worker = worker  # one started ahead, or None
+        self.generation = 0 if worker is None else 1
+        self.budget = sandbox.Budget(0.0)
+        self.time_limit = 0.0
+        self.time_outs = 0
+        self.import_failure: StudentFailed | StudentRaised | None = None
+        self.ready = False
+        self.functions: dict[str, RemoteObject] = {}  # module functions looked up already
+        self.printed = ""  # what the learner's code printed during the current test
+
+    def start(self) -> None:
+        if self.worker is None and self.import_failure is None:
+            self.worker = sandbox.spawn(
+                self.target.name, self.target.path, self.target.limits, self.target.level
+            )
+            self.ready = False
+            self.generation += 1
+
+    def begin_test(self, time_limit: float) -> None:
+        self.time_limit = time_limit
+        self.budget = sandbox.Budget(time_limit)
+        self.printed = ""
+
+    def take_output(self) -> str:
+        """What the learner's code printed since the test began (bounded and cleaned)."""
+        printed, self.printed = self.printed, ""
+        return clean(printed, OUTPUT_KEPT)
+
+    def student(self) -> RemoteStudent:
+        """The handle a test's graders call the learner's code through."""
+        return RemoteStudent(self)
+
+    def close(self) -> None:
+        if self.worker is not None:
+            sandbox.stop(self.worker)
+            self.worker = None
+
+    def request(self, message: dict[str, Any], call: str, callbacks: dict[int, Any]) -> Any:
+        """Send one request; serve callbacks until the answer; return its decoded value."""
+        worker = self._ready_worker(call)
+        if not sandbox.send(worker, message):
+            raise self._died(call)
+        while True:
+            reply = self._receive(worker, self.budget, call)
+            if reply["op"] == "callback":
+                self._serve_callback(worker, reply, callbacks, call)
+                continue
+            if reply["op"] == "raised":
+                raise self._raised(reply, call)
+            if reply["op"] == "unavailable" and message.get("op") == "measure":
+                raise MeasurementUnavailable(clean(reply.get("text", "")) or "no reason given")
+            if reply["op"] != "result":
+                raise self._malformed(call)
+            if reply.get("mutated"):
+                raise mutation_failure(call, _names(reply["mutated"]))
+            return self._decode(reply.get("value"), call)
+
+    def _ready_worker(self, call: str) -> sandbox.Worker:
+        if self.import_failure is not None:
+            raise self.import_failure
+        if self.time_outs >= MAX_TIME_OUTS:
+            raise StudentFailed(
+                f"not run: {self.time_outs} earlier tests of this exercise hit the time limit",
+                call=call,
+                diagnosis="fix the infinite loop (or the very slow code) those tests report first",
+            )
+        self.start()
+        assert self.worker is not None
+        if not self.ready:
+            budget = sandbox.Budget(self.target.limits.import_seconds, self.worker.started)
+            try:
+                reply = self._receive(self.worker, budget, f"importing {self.target.label}")
+            except (StudentFailed, StudentRaised) as failure:
+                self.import_failure = failure
+                raise
+            if reply["op"] == "import_failed":
+                self.import_failure = self._import_raised(reply)
+                self.close()
+                raise self.import_failure
+            if reply["op"] != "ready":
+                raise self._malformed(call)
+            self.ready = True
+            self.budget = sandbox.Budget(self.time_limit)  # import time is not the test's
+        return self.worker
+
+    def _receive(self, worker: sandbox.Worker, budget: sandbox.Budget, call: str) -> dict[str, Any]:
+        try:
+            reply = sandbox.receive(worker, budget)
+        except TimeoutError:
+            self.time_outs += 1
+            limit = self.target.limits.import_seconds if not self.ready else self.time_limit
+            self.close()
+            raise StudentFailed(
+                f"time limit: {call} did not finish within {limit:g} s of CPU time "
+                f"({sandbox.WALL_FACTOR * limit:g} s of waiting)",
+                call=call,
+                diagnosis="an infinite loop, a sleep, or code far slower than it needs to be",
+            ) from None
+        except protocol.ProtocolError:
+            raise self._malformed(call) from None
+        if reply is None:
+            raise self._died(call)
+        output = reply.get("output")
+        if isinstance(output, str) and len(self.printed) <= OUTPUT_KEPT:
+            self.printed += output[: OUTPUT_KEPT + 1]
+        return reply
+
+    def _serve_callback(
+        self, worker: sandbox.Worker, reply: dict[str, Any], callbacks: dict[int, Any], call: str
+    ) -> None:
+        function = callbacks.get(reply.get("id"))  # type: ignore[arg-type]
+        args = self._decode(reply.get("args"), call)
+        if function is None or not isinstance(args, tuple):
+            raise self._malformed(call)
+        try:
+            value = function(*args)
+            answer = {"op": "reply", "value": values.encode(value, _refuse)}
+        except Exception as error:  # the learner passed the grader's function bad arguments
+            answer = {"op": "callback_error", "text": f"{type(error).__name__}: {error}"}
+        if not sandbox.send(worker, answer):
+            raise self._died(call)
+
+    def _decode(self, tree: Any, call: str) -> Any:
+        generation = self.generation
+        try:
+            return values.decode(tree, lambda tag, payload: self._handle(tag, payload, generation))
+        except (protocol.ProtocolError, RecursionError, TypeError, ValueError):
+            raise self._malformed(call) from None
+
+    def _handle(self, tag: str, payload: Any, generation: int) -> Any:
+        if tag != "r" or not isinstance(payload, list) or len(payload) != 3:
+            raise protocol.ProtocolError("unexpected handle")
+        key, is_callable, type_name = int(payload[0]), bool(payload[1]), clean(payload[2], 100)
+        return RemoteObject(self, generation, key, is_callable, type_name)
+
+    def _raised(self, reply: dict[str, Any], call: str) -> StudentRaised | StudentFailed:
+        types = _names(reply.get("types")) or ["Exception"]
+        text, where = clean(reply.get("text", "")), clean(reply.get("where", ""))
+        if types[0] == "MemoryError":
+            return self._memory_failure(call, where)
+        if types[0] in ("SystemExit", "KeyboardInterrupt"):
+            return StudentFailed(
+                f"{call} raised {types[0]}: your code tried to stop the program",
+                call=call,
+                got=f"{types[0]}({text})",
+                details=[where] if where else [],
+                diagnosis="remove sys.exit()/exit()/quit() and raise no KeyboardInterrupt",
+            )
+        return StudentRaised(call, types, text, where)
+
+    def _import_raised(self, reply: dict[str, Any]) -> StudentRaised | StudentFailed:
+        failure = self._raised(reply, f"importing {self.target.label}")
+        if isinstance(failure, StudentRaised):
+            return StudentFailed(
+                f"{self.target.label} could not be imported: {failure.type_name}: {failure.text}",
+                call=f"import {self.target.name}",
+                details=[failure.where] if failure.where else [],
+                diagnosis="fix the error above; every test of this exercise needs the module",
+            )
+        return failure
+
+    def _memory_failure(self, call: str, where: str = "", who: str = "") -> StudentFailed:
+        gib = self.target.limits.memory_bytes / 1024**3
+        return StudentFailed(
+            f"memory limit: {call} needed more than {gib:g} GiB{f' ({who})' if who else ''}",
+            call=call,
+            details=[where] if where else [],
+            diagnosis="an array far larger than the inputs (an outer product too many?)",
+        )
+
+    def _died(self, call: str) -> StudentFailed:
+        worker = self.worker
+        status = worker.exit_status() if worker is not None else None
+        tail = clean(worker.output_tail()) if worker is not None else ""
+        overrun = worker.overrun if worker is not None else ""
+        self.close()
+        if overrun == "memory":
+            return self._memory_failure(call, "", "your code's processes together")
+        if overrun == "processes":
+            return StudentFailed(
+                f"process limit: {call} started more than {self.target.limits.processes} processes",
+                call=call,
+                diagnosis="the exercise needs no fork, subprocess or multiprocessing",
+            )
+        details = [f"last output of your code:\n{tail}"] if tail else []
+        if status is not None and self.target.level == isolation.FULL and status > 128:
+            status = 128 - status  # bwrap exits with 128 + N for a worker killed by signal N
+        if status is None or status >= 0:
+            return StudentFailed(
+                f"your code exited early (exit code {status}) during {call}",
+                call=call,
+                details=details,
+                diagnosis="remove sys.exit()/os._exit() and anything that ends the process",
+            )
+        number = -status
+        if number == signal.SIGXCPU:
+            return StudentFailed(f"CPU time limit: {call} used too much CPU time", call=call)
+        if "MemoryError" in tail or "Cannot allocate memory" in tail:
+            return self._memory_failure(call)
+        name = signal.Signals(number).name if number in signal.valid_signals() else str(number)
+        name = _fault_named(tail) or name
+        return StudentFailed(
+            f"your code crashed ({name}{_SIGNAL_WORDS.get(name, '')}) during {call}",
+            call=call,
+            details=details,
+            diagnosis="a crash in native code (ctypes, a bad index in an extension, unbounded "
+            "recursion with a raised recursion limit) or the process was killed",
+        )
+
+    def _malformed(self, call: str) -> StudentFailed:
+        self.close()
+        return StudentFailed(
+            f"the process running your code sent data the kit cannot read during {call}",
+            call=call,
+            diagnosis="return plain numbers, numpy arrays or lists; do not write to the kit's "
+            "channel",
+        )
+
+
+def _names(value: Any) -> list[str]:
+    """A list of names from the worker, bounded in length and count."""
+    items = value[:NAMES_KEPT] if isinstance(value, list) else []
+    return [clean(item, NAME_LIMIT) for item in items]
+
+
+_SIGNAL_WORDS = {"SIGSEGV": ": segmentation fault", "SIGABRT": ": aborted", "SIGKILL": ": killed"}
+# faulthandler's first line for a fatal signal: its own name for the crash. (The exit status may
+# say otherwise: as the first process of its PID namespace, a worker cannot kill itself with
+# SIGABRT, and abort() then ends in an instruction that raises SIGSEGV, reported second.)
+_FAULTS = {"Aborted": "SIGABRT", "Segmentation fault": "SIGSEGV", "Bus error": "SIGBUS",
+           "Floating-point exception": "SIGFPE", "Illegal instruction": "SIGILL"}  # fmt: skip
+_FAULT_LINE = re.compile(rf"^Fatal Python error: ({'|'.join(map(re.escape, _FAULTS))})$", re.M)
+
+
+def _fault_named(tail: str) -> str:
+    """The first signal faulthandler reported in the worker's last output (the later ones, if
+    any, came from the crash itself), or ""."""
+    found = _FAULT_LINE.search(tail)
+    return _FAULTS[found.group(1)] if found else ""
+
+
+def _refuse(value: Any) -> dict[str, Any]:
+    raise TypeError(f"a grader callback returned {type(value).__name__}, not plain data")

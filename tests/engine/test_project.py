@@ -1,0 +1,58 @@
+"""Promises about the project itself: style, the README, and what `kit check` imports."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from support import EXERCISES, REPO
+
+
+def test_ruff_lint_and_format_are_clean() -> None:
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
+    assert ruff, "ruff is part of the [test] extra: pip install '.[test]'"
+    for command in ([ruff, "check", "."], [ruff, "format", "--check", "."]):
+        done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_readme_lists_every_exercise() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    for exercise in EXERCISES:
+        assert f"| `{exercise.name}` | {exercise.title} |" in readme
+
+
+def test_the_cli_starts_without_its_commands_heavy_modules() -> None:
+    """design.md: heavy imports inside the commands, so `kit --help` and `kit check` start
+    fast. Each module below is imported only by the commands that need it."""
+    later = [
+        "numpy", "rich", "pytest", "torch", "distributed", "nbformat", "nbgrader", "watchfiles",
+        "subprocess", "tempfile", "transformer_kit.classroom.gradescope.results",
+        "transformer_kit.classroom.nbgrader.export", "transformer_kit.batch.engine",
+        "transformer_kit.batch.executors", "transformer_kit.check",
+        "transformer_kit.learner.interview",
+    ]  # fmt: skip
+    probe = (
+        "import json, sys; import transformer_kit.cli; "
+        f"print(json.dumps([m for m in {later!r} if m in sys.modules]))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == []
+
+
+def test_check_does_not_import_torch_unless_the_learner_does(solved_workspace: Path) -> None:
+    probe = (
+        "import json, sys; from transformer_kit import cli; "
+        "code = cli.main(['-w', sys.argv[1], 'check', 'attention', '--json'], "
+        "standalone_mode=False); "
+        "print(json.dumps({'torch': 'torch' in sys.modules}), file=sys.stderr)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(solved_workspace)], capture_output=True, text=True
+    )
+    assert json.loads(done.stdout)["exercises"][0]["passed"] is True
+    assert json.loads(done.stderr.strip().splitlines()[-1]) == {"torch": False}
