@@ -24,8 +24,11 @@ AHEAD = 2  # workers started before grading begins
 DEFAULT_LIMITS = sandbox.Limits()
 PYTEST_GRADED = (0, 1)  # pytest's exit statuses for "ran the tests" (all passed / some failed)
 # what could make pytest read configuration or plugins the kit did not choose
-PYTEST_VARIABLES = {"PYTEST_ADDOPTS": None, "PYTEST_PLUGINS": None}
-PYTEST_VARIABLES["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+PYTEST_VARIABLES: dict[str, str | None] = {
+    "PYTEST_ADDOPTS": None,
+    "PYTEST_PLUGINS": None,
+    "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+}
 
 
 class GraderError(RuntimeError):

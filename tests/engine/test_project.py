@@ -19,6 +19,14 @@ def test_ruff_lint_and_format_are_clean() -> None:
         assert done.returncode == 0, done.stdout + done.stderr
 
 
+def test_mypy_strict_is_clean() -> None:
+    """pyproject.toml's [tool.mypy]: strict on src/."""
+    mypy = shutil.which("mypy", path=str(Path(sys.executable).parent)) or shutil.which("mypy")
+    assert mypy, "mypy is part of the [test] extra: pip install '.[test]'"
+    done = subprocess.run([mypy], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_readme_lists_every_exercise() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     for exercise in EXERCISES:

@@ -197,7 +197,7 @@ class DaskCluster:
     def __init__(self, address: str, connect_seconds: float = 10) -> None:
         try:
             from distributed import Client
-            from distributed.comm import parse_address, parse_host_port
+            from distributed.comm.addressing import parse_address, parse_host_port
         except ImportError:
             raise ClusterError(
                 "--scheduler needs Dask: pip install 'transformer-kit[cluster]'"

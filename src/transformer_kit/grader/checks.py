@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from transformer_kit.grader.compare import Mismatch, as_array, assert_shape, describe
+from transformer_kit.grader.compare import as_array, assert_shape, describe
+from transformer_kit.grader.failures import Mismatch
 
 MASK_NOT_APPLIED = (
     "the mask is not applied to the scores, is inverted (True means 'may attend'), or is "

@@ -153,7 +153,7 @@ def assert_close(
         return
     error = np.abs(array - want) - (atol + rtol * np.abs(want))
     error = np.where(np.isnan(error), np.inf, error)
-    index = np.unravel_index(int(np.argmax(error)), want.shape) if want.ndim else ()
+    index = tuple(int(i) for i in np.unravel_index(int(np.argmax(error)), want.shape))
     count = int((~close).sum())
     details = _pictures(want, array, close, what)
     small = want.size <= SMALL_ARRAY and not details

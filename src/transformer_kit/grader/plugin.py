@@ -8,7 +8,7 @@ test's outcome into a `TestResult`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -63,7 +63,7 @@ class KitPlugin:
     def __init__(
         self,
         exercises: Sequence[Exercise],
-        sandboxes: dict[str, Sandbox],
+        sandboxes: Mapping[str, Sandbox],
         on_exercise: Callable[[str], None] | None = None,
     ) -> None:
         self.exercises = {e.name: e for e in exercises}
@@ -105,7 +105,7 @@ class KitPlugin:
             {},
             "passed" if error is None else "failed",
             None if error is None else f"{type(error).__name__}: {error}",
-            call.when,
+            "call" if call.when == "collect" else call.when,
             duration=call.duration,
             start=call.start,
             stop=call.stop,

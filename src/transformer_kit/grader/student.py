@@ -42,7 +42,7 @@ def _arg_text(value: Any) -> str:
                 return np.array2string(value, separator=", ").replace("\n", "")
         return f"<{value.dtype} array {tuple(value.shape)}>"
     if callable(value) and hasattr(value, "__name__"):
-        return value.__name__
+        return str(value.__name__)
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
@@ -215,7 +215,7 @@ class _LocalObject:
         return _LocalCallable(name, value) if callable(value) else plain(value)
 
     def __len__(self) -> int:
-        return _LocalCallable("len", len)(self._target)
+        return int(_LocalCallable("len", len)(self._target))
 
 
 def _unwrap(value: Any) -> Any:

@@ -103,8 +103,8 @@ class FileWatcher:
                 return {FOLDER}
             stop.wait(timeout)
             return set()
-        ms = [max(1, round(1000 * seconds)) for seconds in (DEBOUNCE, SETTLE, timeout)]
-        changes = self.notify.watch(*ms, stop)
+        debounce, step, wait = (max(1, round(1000 * s)) for s in (DEBOUNCE, SETTLE, timeout))
+        changes = self.notify.watch(debounce, step, wait, stop)
         if changes == "signal":  # Ctrl-C: its handler ran already (and set `stop`)
             raise KeyboardInterrupt
         if isinstance(changes, str):  # "timeout" or "stop"

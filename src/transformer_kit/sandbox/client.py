@@ -13,12 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from transformer_kit.grader.student import (
-    MeasurementUnavailable,
-    StudentFailed,
-    StudentRaised,
-    mutation_failure,
-)
+from transformer_kit.grader.failures import MeasurementUnavailable, StudentFailed, StudentRaised
+from transformer_kit.grader.student import mutation_failure
 from transformer_kit.sandbox import isolation, protocol, values
 from transformer_kit.sandbox import process as sandbox
 from transformer_kit.sandbox.remote import RemoteObject, RemoteStudent

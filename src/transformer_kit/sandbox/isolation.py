@@ -132,7 +132,7 @@ def _leave_like(child: int) -> None:
         signal.signal(number, signal.SIG_IGN)
     _, status = os.waitpid(child, 0)
     if os.WIFSIGNALED(status):
-        number = os.WTERMSIG(status)
-        signal.signal(number, signal.SIG_DFL)
-        os.kill(os.getpid(), number)
+        ending = os.WTERMSIG(status)
+        signal.signal(ending, signal.SIG_DFL)
+        os.kill(os.getpid(), ending)
     os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1)

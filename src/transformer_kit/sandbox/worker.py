@@ -22,13 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from transformer_kit.grader.student import (
-    MeasurementUnavailable,
-    measure_peak,
-    mutated_arguments,
-    plain,
-    snapshot,
-)
+from transformer_kit.grader.failures import MeasurementUnavailable
+from transformer_kit.grader.memory import measure_peak
+from transformer_kit.grader.student import mutated_arguments, plain, snapshot
 from transformer_kit.sandbox import isolation, protocol, values
 
 PRINT_KEEP = 4096  # characters of the learner's printing kept per reply (for --show-output)
@@ -216,7 +212,8 @@ def main(argv: list[str]) -> None:
         isolation.drop_root(int(argv[5]))  # the uid of its own the grading process chose
     else:
         isolation.enter([in_fd, out_fd])
-    faulthandler.enable(sys.__stderr__)  # a crash leaves its traceback in the output file
+    # a crash leaves its traceback in the output file
+    faulthandler.enable(sys.__stderr__ or sys.stderr)
     printed = CappedText()
     sys.stdout = sys.stderr = printed
     np.seterr(all="ignore")  # floating-point warnings are the learner's business, not a failure

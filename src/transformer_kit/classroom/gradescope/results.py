@@ -418,7 +418,8 @@ def _kit_grade(gathered: Gathered, config: AutograderConfig) -> dict[str, Any]:
                 f"kit grade exited with status {run.returncode}: {run.stderr.strip()}"
             )
         try:
-            return json.loads(result.read_text(encoding="utf-8"))
+            document: dict[str, Any] = json.loads(result.read_text(encoding="utf-8"))
+            return document
         except ValueError as error:
             raise GradingFailed(f"kit grade wrote an unreadable {result}: {error}") from None
 

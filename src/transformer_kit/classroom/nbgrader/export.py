@@ -312,7 +312,8 @@ def _is_docstring(node: ast.stmt) -> bool:
 
 
 def _first_line(node: ast.stmt) -> int:
-    return min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+    decorators: list[ast.expr] = getattr(node, "decorator_list", [])
+    return min([node.lineno, *(d.lineno for d in decorators)])
 
 
 def _after_docstring(function: ast.FunctionDef) -> int:
@@ -743,7 +744,7 @@ def _without_nested_imports(source: str) -> tuple[str, dict[str, str]]:
     tree = ast.parse(source)
     top = {id(node) for node in tree.body}
     lines = source.splitlines(keepends=True)
-    names = {}
+    names: dict[str, str] = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and id(node) not in top and node.module in RUNTIME:
             names |= {(a.asname or a.name): f"{RUNTIME[node.module]}.{a.name}" for a in node.names}
@@ -780,7 +781,7 @@ def notebook_text(node: Any) -> str:
     import nbformat
 
     nbformat.validate(node)
-    return nbformat.writes(node) + "\n"
+    return str(nbformat.writes(node)) + "\n"
 
 
 # --- the course folder --------------------------------------------------------------------------

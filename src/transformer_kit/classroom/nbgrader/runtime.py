@@ -130,8 +130,9 @@ def case_arguments(function: Any, case: int | None) -> dict[str, Any]:
 
 def failure_message(error: BaseException, hidden: bool) -> str:
     """The kit's words for a failed test; for a hidden test only the summary and likely mistake."""
+    fields: tuple[tuple[str, str], ...] = ()
     if isinstance(error, SystemExit):
-        summary, fields = f"your code exited (SystemExit: {error.code!r})", ()
+        summary = f"your code exited (SystemExit: {error.code!r})"
     else:
         summary, fields = failure_text(error)
     if hidden:
