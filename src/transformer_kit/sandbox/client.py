@@ -15,7 +15,7 @@ from typing import Any
 
 from transformer_kit.grader.failures import MeasurementUnavailable, StudentFailed, StudentRaised
 from transformer_kit.grader.student import mutation_failure
-from transformer_kit.sandbox import isolation, protocol, values
+from transformer_kit.sandbox import channel, isolation, protocol, values
 from transformer_kit.sandbox import process as sandbox
 from transformer_kit.sandbox.remote import RemoteObject, RemoteStudent
 from transformer_kit.untrusted import clean
@@ -48,7 +48,7 @@ class Sandboxed:
         self.target = target
         self.worker = worker  # one started ahead, or None
         self.generation = 0 if worker is None else 1
-        self.budget = sandbox.Budget(0.0)
+        self.budget = channel.Budget(0.0)
         self.time_limit = 0.0
         self.time_outs = 0
         self.import_failure: StudentFailed | StudentRaised | None = None
@@ -66,7 +66,7 @@ class Sandboxed:
 
     def begin_test(self, time_limit: float) -> None:
         self.time_limit = time_limit
-        self.budget = sandbox.Budget(time_limit)
+        self.budget = channel.Budget(time_limit)
         self.printed = ""
 
     def take_output(self) -> str:
@@ -86,7 +86,7 @@ class Sandboxed:
     def request(self, message: dict[str, Any], call: str, callbacks: dict[int, Any]) -> Any:
         """Send one request; serve callbacks until the answer; return its decoded value."""
         worker = self._ready_worker(call)
-        if not sandbox.send(worker, message):
+        if not channel.send(worker, message):
             raise self._died(call)
         while True:
             reply = self._receive(worker, self.budget, call)
@@ -115,7 +115,7 @@ class Sandboxed:
         self.start()
         assert self.worker is not None
         if not self.ready:
-            budget = sandbox.Budget(self.target.limits.import_seconds, self.worker.started)
+            budget = channel.Budget(self.target.limits.import_seconds, self.worker.started)
             try:
                 reply = self._receive(self.worker, budget, f"importing {self.target.label}")
             except (StudentFailed, StudentRaised) as failure:
@@ -128,12 +128,12 @@ class Sandboxed:
             if reply["op"] != "ready":
                 raise self._malformed(call)
             self.ready = True
-            self.budget = sandbox.Budget(self.time_limit)  # import time is not the test's
+            self.budget = channel.Budget(self.time_limit)  # import time is not the test's
         return self.worker
 
-    def _receive(self, worker: sandbox.Worker, budget: sandbox.Budget, call: str) -> dict[str, Any]:
+    def _receive(self, worker: sandbox.Worker, budget: channel.Budget, call: str) -> dict[str, Any]:
         try:
-            reply = sandbox.receive(worker, budget)
+            reply = channel.receive(worker, budget)
         except TimeoutError:
             self.time_outs += 1
             limit = self.target.limits.import_seconds if not self.ready else self.time_limit
@@ -165,7 +165,7 @@ class Sandboxed:
             answer = {"op": "reply", "value": values.encode(value, _refuse)}
         except Exception as error:  # the learner passed the grader's function bad arguments
             answer = {"op": "callback_error", "text": f"{type(error).__name__}: {error}"}
-        if not sandbox.send(worker, answer):
+        if not channel.send(worker, answer):
             raise self._died(call)
 
     def _decode(self, tree: Any, call: str) -> Any:

@@ -5,7 +5,7 @@ memory (RLIMIT_DATA, not RLIMIT_AS: torch reserves address space), output file s
 CPU time and core dumps; stdin is /dev/null and stdout/stderr go to a capped temporary file, never
 a pipe this process must drain. Its environment is a short allow-list, never this process's, and
 its working folder is private (full isolation: bubblewrap's size-capped tmpfs; basic: a temporary
-folder removed with it). While a call runs, a watchdog bounds the worker's whole process tree:
+folder removed with it). While a call runs, a watchdog (channel.py) bounds its whole process tree:
 resident memory (shared memory and children included, which RLIMIT_DATA does not see) and the
 number of processes. On Linux the grading process is a child subreaper, so daemons that leave the
 worker's session are reparented here and are killed with it.
@@ -17,7 +17,6 @@ import contextlib
 import ctypes
 import os
 import resource
-import select
 import shutil
 import signal
 import subprocess
@@ -36,10 +35,7 @@ PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 OUTPUT_TAIL = 2000  # bytes of a crashed worker's output quoted in the message
-WATCH_INTERVAL = 0.1  # seconds between two looks at a busy worker's process tree
 WALL_FACTOR = 5  # a time limit in wall time, for code that sleeps or waits: this many times the CPU
-PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 @dataclass(frozen=True)
@@ -152,11 +148,20 @@ def release(worker: Worker, path: Path) -> bool:
     time counts from here. False, and the worker is stopped, when it cannot see the file as it
     is now (exercises/ was made again since, or a symbolic link changed) or has ended."""
     fresh = worker.view is not None and worker.view == _view(path)
-    if fresh and send(worker, {"op": "load"}):
+    if fresh and _write_load(worker):
         worker.view, worker.started = None, time.monotonic()
         return True
     stop(worker)
     return False
+
+
+def _write_load(worker: Worker) -> bool:
+    """Tell a worker started with a preload to load its file; False when it is gone."""
+    try:
+        protocol.write_frame(worker.to_worker, {"op": "load"})
+    except OSError:
+        return False
+    return True
 
 
 def _view(path: Path) -> View | None:
@@ -213,110 +218,6 @@ def _apply_limits(limits: Limits) -> Any:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})  # see spawn
 
     return apply
-
-
-@dataclass
-class Budget:
-    """The time one call (or the import) may take: `seconds` of CPU time of the worker's whole
-    process tree, so a busy machine does not fail correct code, and WALL_FACTOR times that of
-    wall time, for code that sleeps or waits. Measured only while it runs longer than
-    WATCH_INTERVAL (a fast call costs no look at /proc); until the first look, every second
-    counts as CPU time (or all the tree ever used, if that is less)."""
-
-    seconds: float
-    started: float = field(default_factory=time.monotonic)
-    baseline: float | None = None  # the tree's CPU seconds at the first look, less the time before
-
-    def spent(self, cpu_now: float | None) -> bool:
-        now = time.monotonic()
-        if now - self.started >= WALL_FACTOR * self.seconds:
-            return True
-        if cpu_now is None:  # no /proc here: wall time it is
-            return now - self.started >= self.seconds
-        if self.baseline is None:
-            self.baseline = cpu_now - min(now - self.started, cpu_now)
-        return cpu_now - self.baseline >= self.seconds
-
-
-def send(worker: Worker, message: dict[str, Any]) -> bool:
-    """Write one frame; False when the worker is gone."""
-    try:
-        protocol.write_frame(worker.to_worker, message)
-    except (BrokenPipeError, OSError):
-        return False
-    return True
-
-
-def receive(worker: Worker, budget: Budget) -> dict[str, Any] | None:
-    """The next frame from the worker; None at end of file (or when the watchdog killed it:
-    see `worker.overrun`); TimeoutError once `budget` is spent."""
-    while True:
-        frame = _take_frame(worker.buffer)
-        if frame is not None:
-            return protocol.unpack_body(frame)
-        ready, _, _ = select.select([worker.from_worker], [], [], WATCH_INTERVAL)
-        if not ready:  # only when nothing is waiting: a worker started ahead is fine
-            cpu = _watch(worker)
-            if worker.overrun:
-                return None
-            if budget.spent(cpu):
-                raise TimeoutError
-            continue
-        chunk = os.read(worker.from_worker, 1 << 20)
-        if not chunk:
-            return None
-        worker.buffer += chunk
-
-
-def _take_frame(buffer: bytearray) -> bytes | None:
-    if len(buffer) < protocol.HEADER.size:
-        return None
-    (length,) = protocol.HEADER.unpack_from(buffer)
-    if length > protocol.MAX_FRAME:
-        raise protocol.ProtocolError(f"a frame of {length} bytes is over the limit")
-    end = protocol.HEADER.size + length
-    if len(buffer) < end:
-        return None
-    frame = bytes(buffer[protocol.HEADER.size : end])
-    del buffer[:end]
-    return frame
-
-
-def _watch(worker: Worker) -> float | None:
-    """The watchdog: the CPU seconds of the worker's process tree; kills it (and says why in
-    `worker.overrun`) when the tree holds too much memory or too many processes (children,
-    daemons and shared memory included). None where there is no /proc."""
-    if not sys.platform.startswith("linux"):
-        return None
-    table = _process_table()
-    tree = {worker.process.pid} | _descendants({worker.process.pid}, table)
-    tree |= {pid for pid, (_, sid, _) in table.items() if sid == worker.process.pid}
-    if len(tree) > worker.limits.processes + 3:  # bwrap's two processes, the worker itself
-        worker.overrun = "processes"
-    elif sum(_resident_bytes(pid) for pid in tree) > worker.limits.memory_bytes:
-        worker.overrun = "memory"
-    if worker.overrun:
-        _kill_everything_from(worker.process.pid)
-    return sum(_cpu_seconds(pid) for pid in tree)
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User and system time of a process (all its threads, and its children it waited for)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stream:
-            text = stream.read().decode("ascii", "replace")
-        fields = text[text.rfind(")") + 2 :].split()
-        return sum(int(n) for n in fields[11:15]) / TICKS
-    except (OSError, ValueError):
-        return 0.0
-
-
-def _resident_bytes(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/statm", "rb") as stream:
-            return int(stream.read().split()[1]) * PAGE
-    except (OSError, ValueError, IndexError):
-        return 0
 
 
 def stop_all() -> None:
