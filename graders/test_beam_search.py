@@ -25,6 +25,10 @@ from transformer_kit.solutions import beam_search as reference
 Beams = list[tuple[list[int], float]]
 Model = Callable[[tuple[int, ...]], np.ndarray]  # prefix -> log-probs (vocab,)
 LogProbFn = Callable[[Sequence[int]], np.ndarray]
+# What the grading process keeps of the learner's calls of log_prob_fn stays bounded: a prefix
+# is at most this long (far more than any case's max_len + 1), and rows are cached this many.
+LONGEST_PREFIX = 64
+CACHED_ROWS = 2**14
 
 # --------------------------------------------------------------------------------------------
 # Models
@@ -43,7 +47,7 @@ def table_model(rows: Mapping[tuple[int, ...], Sequence[float]]) -> Model:
 def random_model(seed: int, vocab: int, eos_id: int, eos_bias: float = 0.0) -> Model:
     """A random model: log-softmax of seeded logits, one independent row per prefix."""
 
-    @functools.cache
+    @functools.lru_cache(maxsize=CACHED_ROWS)
     def log_probs(prefix: tuple[int, ...]) -> np.ndarray:
         rng = np.random.default_rng([seed, len(prefix), *prefix])
         logits = 2.0 * rng.standard_normal(vocab)  # (vocab,)
@@ -62,11 +66,17 @@ def watched(model: Model, bos_id: int) -> tuple[LogProbFn, list[str]]:
     """The model as the learner's log_prob_fn, noting calls that break the contract."""
     problems: list[str] = []
 
+    vocab = len(model((bos_id,)))
+
     def lm(tokens: Sequence[int]) -> np.ndarray:
         prefix = tuple(int(t) for t in tokens)
+        shown = _short(list(prefix[:LONGEST_PREFIX]))  # what the learner's code sent is kept short
+        if len(prefix) > LONGEST_PREFIX or any(not 0 <= t < vocab for t in prefix):
+            problems.append(f"log_prob_fn was called with {shown}: not a prefix of token ids")
+            raise ValueError(f"log_prob_fn takes at most {LONGEST_PREFIX} ids in range({vocab})")
         if not prefix or prefix[0] != bos_id:
             problems.append(
-                f"log_prob_fn was called with {list(prefix)}, which does not start with "
+                f"log_prob_fn was called with {shown}, which does not start with "
                 f"bos_id={bos_id}: pass the whole prefix, bos_id first"
             )
         return model(prefix).copy()

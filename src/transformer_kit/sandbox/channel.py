@@ -22,15 +22,19 @@ TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 @dataclass
 class Budget:
-    """The time one call (or the import) may take: `seconds` of CPU time of the worker's whole
+    """The time a test's calls (or the import) may take, whatever the worker sends meanwhile
+    (trickled bytes, callbacks, many small frames): `seconds` of CPU time of the worker's whole
     process tree, so a busy machine does not fail correct code, and WALL_FACTOR times that of
-    wall time, for code that sleeps or waits. Measured only while it runs longer than
-    WATCH_INTERVAL (a fast call costs no look at /proc); until the first look, every second
-    counts as CPU time (or all the tree ever used, if that is less)."""
+    wall time from `started`, for code that sleeps or waits, the grader's callbacks included.
+    Looked at every WATCH_INTERVAL while the channel waits or works, from its first
+    WATCH_INTERVAL on (a fast call costs no look at /proc, and a frame waiting from a worker
+    started ahead is taken first); until the first look, every second counts as CPU time (or all
+    the tree ever used, if that is less)."""
 
     seconds: float
     started: float = field(default_factory=time.monotonic)
     baseline: float | None = None  # the tree's CPU seconds at the first look, less the time before
+    next_look: float | None = None  # when the watchdog looks next; None: the channel has not waited
 
     def spent(self, cpu_now: float | None) -> bool:
         now = time.monotonic()
@@ -42,47 +46,87 @@ class Budget:
             self.baseline = cpu_now - min(now - self.started, cpu_now)
         return cpu_now - self.baseline >= self.seconds
 
+    def due(self) -> bool:
+        """Whether the watchdog should look now (and when next, if so)."""
+        now = time.monotonic()
+        if self.next_look is not None and now < self.next_look:
+            return False
+        looking = self.next_look is not None
+        self.next_look = now + WATCH_INTERVAL
+        return looking
 
-def send(worker: sandbox.Worker, message: dict[str, Any]) -> bool:
-    """Write one frame; False when the worker is gone."""
+    def pause(self) -> float:
+        """Seconds the channel may wait for the worker before the watchdog's next look."""
+        return max(0.0, (self.next_look or 0.0) - time.monotonic())
+
+
+def send(worker: sandbox.Worker, message: dict[str, Any], budget: Budget) -> bool:
+    """Write one frame, as fast as the worker reads it; False when the worker is gone (or the
+    watchdog killed it: see `worker.overrun`); TimeoutError once `budget` is spent."""
+    view = memoryview(protocol.pack(message))
     try:
-        protocol.write_frame(worker.to_worker, message)
-    except (BrokenPipeError, OSError):
+        os.set_blocking(worker.to_worker, False)  # a worker that does not read cannot stop us
+    except OSError:
         return False
+    while view:
+        if not _keep_time(worker, budget):
+            return False
+        try:
+            view = view[os.write(worker.to_worker, view) :]
+        except BlockingIOError:
+            select.select([], [worker.to_worker], [], budget.pause())
+        except OSError:  # the worker is gone
+            return False
     return True
 
 
-def receive(worker: sandbox.Worker, budget: Budget) -> dict[str, Any] | None:
-    """The next frame from the worker; None at end of file (or when the watchdog killed it:
-    see `worker.overrun`); TimeoutError once `budget` is spent."""
+def receive(worker: sandbox.Worker, budget: Budget) -> bytes | None:
+    """The body of the next frame from the worker; None at end of file (or when the watchdog
+    killed it: see `worker.overrun`); TimeoutError once `budget` is spent; FrameTooLarge as soon
+    as a frame's first bytes show it is over the limit for its op."""
     while True:
+        if not _keep_time(worker, budget):
+            return None
         frame = _take_frame(worker.buffer)
         if frame is not None:
-            return protocol.unpack_body(frame)
-        ready, _, _ = select.select([worker.from_worker], [], [], WATCH_INTERVAL)
-        if not ready:  # only when nothing is waiting: a worker started ahead is fine
-            cpu = _watch(worker)
-            if worker.overrun:
+            return frame
+        ready, _, _ = select.select([worker.from_worker], [], [], budget.pause())
+        if ready:
+            chunk = os.read(worker.from_worker, 1 << 20)
+            if not chunk:
                 return None
-            if budget.spent(cpu):
-                raise TimeoutError
-            continue
-        chunk = os.read(worker.from_worker, 1 << 20)
-        if not chunk:
-            return None
-        worker.buffer += chunk
+            worker.buffer += chunk
+
+
+def _keep_time(worker: sandbox.Worker, budget: Budget) -> bool:
+    """The watchdog's look, when one is due: False when it killed the worker; TimeoutError once
+    `budget` is spent."""
+    if not budget.due():
+        return True
+    cpu = _watch(worker)
+    if worker.overrun:
+        return False
+    if budget.spent(cpu):
+        raise TimeoutError
+    return True
 
 
 def _take_frame(buffer: bytearray) -> bytes | None:
+    """The next whole frame's body, taken out of `buffer`; None until it has all come."""
     if len(buffer) < protocol.HEADER.size:
         return None
     (length,) = protocol.HEADER.unpack_from(buffer)
-    if length > protocol.MAX_FRAME:
-        raise protocol.ProtocolError(f"a frame of {length} bytes is over the limit")
+    start = bytes(buffer[protocol.HEADER.size : protocol.HEADER.size + protocol.OP_PEEK])
+    if len(start) < min(length, protocol.OP_PEEK):
+        return None
+    op = protocol.op_of(start)
+    if length > protocol.limit(op):
+        raise protocol.FrameTooLarge(op, length)
     end = protocol.HEADER.size + length
     if len(buffer) < end:
         return None
-    frame = bytes(buffer[protocol.HEADER.size : end])
+    with memoryview(buffer) as view:
+        frame = bytes(view[protocol.HEADER.size : end])
     del buffer[:end]
     return frame
 

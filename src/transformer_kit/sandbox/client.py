@@ -24,6 +24,8 @@ MAX_TIME_OUTS = 2  # after this many time-outs an exercise's remaining tests fai
 NAME_LIMIT = 200  # characters of a class or argument name from the worker
 NAMES_KEPT = 32  # entries of a list of names from the worker (an exception's base classes)
 OUTPUT_KEPT = 4096  # characters of the learner's printing kept per test (--show-output)
+MAX_CALLBACKS = 10_000  # calls of the grader's functions one call of the learner's may make
+CALLBACK_BYTES = 4 * 2**20  # the arguments of all those callbacks together, as frames
 
 
 @dataclass(frozen=True)
@@ -86,29 +88,52 @@ class Sandboxed:
     def request(self, message: dict[str, Any], call: str, callbacks: dict[int, Any]) -> Any:
         """Send one request; serve callbacks until the answer; return its decoded value."""
         worker = self._ready_worker(call)
-        if not channel.send(worker, message):
-            raise self._died(call)
-        while True:
-            reply = self._receive(worker, self.budget, call)
-            if reply["op"] == "callback":
+        reply = self._answer(worker, message, call, callbacks)
+        if reply["op"] == "raised":
+            raise self._raised(reply, call)
+        if reply["op"] == "unavailable" and message.get("op") == "measure":
+            raise MeasurementUnavailable(clean(reply.get("text", "")) or "no reason given")
+        if reply["op"] != "result":
+            raise self._malformed(call)
+        if reply.get("mutated"):
+            raise mutation_failure(call, _names(reply["mutated"]))
+        return self._decode(reply.get("value"), call)
+
+    def _answer(
+        self, worker: sandbox.Worker, message: dict[str, Any], call: str, callbacks: dict[int, Any]
+    ) -> dict[str, Any]:
+        """The worker's final reply to `message`, its callbacks served (at most MAX_CALLBACKS
+        of them, CALLBACK_BYTES in all) within the test's one budget. Whatever ends the exchange
+        before that reply (a limit, a failing grader function) stops the worker: the next call
+        gets a fresh one, in step."""
+        try:
+            self._send(worker, message, call)
+            served, received = 0, 0
+            while True:
+                body = self._receive_frame(worker, self.budget, call)
+                reply = self._read(body, call)
+                if reply["op"] != "callback":
+                    return reply
+                served, received = served + 1, received + len(body)
+                if served > MAX_CALLBACKS:  # an endless loop: counted as a time-out
+                    self.time_outs += 1
+                    what = f"called the function it was given more than {MAX_CALLBACKS:,} times"
+                    raise self._callback_flood(call, what)
+                if received > CALLBACK_BYTES:
+                    what = f"passed over {CALLBACK_BYTES // 2**20} MiB to the function it was given"
+                    raise self._callback_flood(call, what)
                 self._serve_callback(worker, reply, callbacks, call)
-                continue
-            if reply["op"] == "raised":
-                raise self._raised(reply, call)
-            if reply["op"] == "unavailable" and message.get("op") == "measure":
-                raise MeasurementUnavailable(clean(reply.get("text", "")) or "no reason given")
-            if reply["op"] != "result":
-                raise self._malformed(call)
-            if reply.get("mutated"):
-                raise mutation_failure(call, _names(reply["mutated"]))
-            return self._decode(reply.get("value"), call)
+        except BaseException:
+            self.close()
+            raise
 
     def _ready_worker(self, call: str) -> sandbox.Worker:
         if self.import_failure is not None:
             raise self.import_failure
         if self.time_outs >= MAX_TIME_OUTS:
             raise StudentFailed(
-                f"not run: {self.time_outs} earlier tests of this exercise hit the time limit",
+                f"not run: {self.time_outs} earlier tests of this exercise did not finish (the "
+                "time limit, or endless callbacks)",
                 call=call,
                 diagnosis="fix the infinite loop (or the very slow code) those tests report first",
             )
@@ -117,7 +142,8 @@ class Sandboxed:
         if not self.ready:
             budget = channel.Budget(self.target.limits.import_seconds, self.worker.started)
             try:
-                reply = self._receive(self.worker, budget, f"importing {self.target.label}")
+                body = self._receive_frame(self.worker, budget, f"importing {self.target.label}")
+                reply = self._read(body, call)
             except (StudentFailed, StudentRaised) as failure:
                 self.import_failure = failure
                 raise
@@ -131,23 +157,40 @@ class Sandboxed:
             self.budget = channel.Budget(self.time_limit)  # import time is not the test's
         return self.worker
 
-    def _receive(self, worker: sandbox.Worker, budget: channel.Budget, call: str) -> dict[str, Any]:
+    def _send(self, worker: sandbox.Worker, message: dict[str, Any], call: str) -> None:
         try:
-            reply = channel.receive(worker, budget)
+            sent = channel.send(worker, message, self.budget)
         except TimeoutError:
-            self.time_outs += 1
-            limit = self.target.limits.import_seconds if not self.ready else self.time_limit
-            self.close()
-            raise StudentFailed(
-                f"time limit: {call} did not finish within {limit:g} s of CPU time "
-                f"({sandbox.WALL_FACTOR * limit:g} s of waiting)",
-                call=call,
-                diagnosis="an infinite loop, a sleep, or code far slower than it needs to be",
-            ) from None
+            raise self._timed_out(call) from None
+        if not sent:
+            raise self._died(call)
+
+    def _receive_frame(self, worker: sandbox.Worker, budget: channel.Budget, call: str) -> bytes:
+        """The next frame's body from the worker, within `budget`."""
+        try:
+            body = channel.receive(worker, budget)
+        except TimeoutError:
+            raise self._timed_out(call) from None
+        except protocol.FrameTooLarge as error:
+            if error.op == "callback":
+                what = (
+                    f"called the function it was given with {error.size:,} bytes of arguments, "
+                    f"over the kit's limit of {protocol.MAX_CALLBACK:,} bytes per call"
+                )
+                raise self._callback_flood(call, what) from None
+            raise self._malformed(call) from None
         except protocol.ProtocolError:
             raise self._malformed(call) from None
-        if reply is None:
+        if body is None:
             raise self._died(call)
+        return body
+
+    def _read(self, body: bytes, call: str) -> dict[str, Any]:
+        """A frame's message; what the learner's code printed meanwhile is kept (bounded)."""
+        try:
+            reply = protocol.unpack_body(body)
+        except protocol.ProtocolError:
+            raise self._malformed(call) from None
         output = reply.get("output")
         if isinstance(output, str) and len(self.printed) <= OUTPUT_KEPT:
             self.printed += output[: OUTPUT_KEPT + 1]
@@ -156,7 +199,8 @@ class Sandboxed:
     def _serve_callback(
         self, worker: sandbox.Worker, reply: dict[str, Any], callbacks: dict[int, Any], call: str
     ) -> None:
-        function = callbacks.get(reply.get("id"))  # type: ignore[arg-type]
+        key = reply.get("id")
+        function = callbacks.get(key) if type(key) is int else None
         args = self._decode(reply.get("args"), call)
         if function is None or not isinstance(args, tuple):
             raise self._malformed(call)
@@ -165,8 +209,7 @@ class Sandboxed:
             answer = {"op": "reply", "value": values.encode(value, _refuse)}
         except Exception as error:  # the learner passed the grader's function bad arguments
             answer = {"op": "callback_error", "text": f"{type(error).__name__}: {error}"}
-        if not channel.send(worker, answer):
-            raise self._died(call)
+        self._send(worker, answer, call)
 
     def _decode(self, tree: Any, call: str) -> Any:
         generation = self.generation
@@ -214,6 +257,27 @@ class Sandboxed:
             call=call,
             details=[where] if where else [],
             diagnosis="an array far larger than the inputs (an outer product too many?)",
+        )
+
+    def _timed_out(self, call: str) -> StudentFailed:
+        self.time_outs += 1
+        limit = self.target.limits.import_seconds if not self.ready else self.time_limit
+        self.close()
+        return StudentFailed(
+            f"time limit: {call} did not finish within {limit:g} s of CPU time "
+            f"({sandbox.WALL_FACTOR * limit:g} s of wall time, the grader's callbacks included)",
+            call=call,
+            diagnosis="an infinite loop, a sleep, or code far slower than it needs to be",
+        )
+
+    def _callback_flood(self, call: str, what: str) -> StudentFailed:
+        """The failure for a call that called back too often, or with too much data."""
+        self.close()
+        return StudentFailed(
+            f"{call} {what}",
+            call=call,
+            diagnosis="call the function with what the exercise describes (for log_prob_fn: a "
+            "prefix of token ids), and not in an endless loop",
         )
 
     def _died(self, call: str) -> StudentFailed:

@@ -1,6 +1,8 @@
-"""Frames between the grading process and a worker: a 4-byte length, then a JSON object with
-an "op". Standard library only, so the grading process can start workers before importing numpy.
-What the values inside mean is values.py.
+"""Frames between the grading process and a worker: a 4-byte length, then a JSON object whose
+first key is its "op" (`pack` writes it first), so a frame's kind, and the size allowed for it,
+is known from its first bytes, before the rest has come or been decoded. Standard library only, so
+the grading process can start workers before importing numpy. What the values inside mean is
+values.py.
 """
 
 from __future__ import annotations
@@ -12,14 +14,28 @@ from typing import Any
 
 HEADER = struct.Struct(">I")
 MAX_FRAME = 64 * 1024 * 1024
+MAX_CALLBACK = 64 * 1024  # a worker's call of a grader's function: its arguments are small data
+OP_START = b'{"op":"'
+OP_LONGEST = 32  # characters of an op's name
+OP_PEEK = len(OP_START) + OP_LONGEST + 1  # a frame's first bytes that name its op
 
 
 class ProtocolError(Exception):
     """A frame that is not what the protocol allows."""
 
 
+class FrameTooLarge(ProtocolError):
+    """A frame whose length is over the limit for its op, seen before it has all come."""
+
+    def __init__(self, op: str, size: int) -> None:
+        super().__init__(f"a {op} frame of {size} bytes is over its limit of {limit(op)}")
+        self.op = op
+        self.size = size
+
+
 def pack(message: dict[str, Any]) -> bytes:
-    body = json.dumps(message, allow_nan=True, separators=(",", ":")).encode("utf-8")
+    first = {"op": message["op"], **message}  # the op first: see the module's docstring
+    body = json.dumps(first, allow_nan=True, separators=(",", ":")).encode("utf-8")
     if len(body) > MAX_FRAME:
         raise too_large(len(body))
     return HEADER.pack(len(body)) + body
@@ -33,6 +49,20 @@ def too_large(size: int) -> ProtocolError:
     )
 
 
+def limit(op: str) -> int:
+    """The most bytes a frame with this op may take."""
+    return MAX_CALLBACK if op == "callback" else MAX_FRAME
+
+
+def op_of(start: bytes) -> str:
+    """The op named by a frame's first bytes (OP_PEEK of them, or the whole frame if shorter);
+    "" when they do not start with one."""
+    end = start.find(b'"', len(OP_START))
+    if not start.startswith(OP_START) or end < 0:
+        return ""
+    return start[len(OP_START) : end].decode("ascii", "replace")
+
+
 def unpack_body(body: bytes) -> dict[str, Any]:
     try:
         message = json.loads(body.decode("utf-8"))
@@ -40,6 +70,8 @@ def unpack_body(body: bytes) -> dict[str, Any]:
         raise ProtocolError("a frame that is not JSON") from error
     if not isinstance(message, dict) or not isinstance(message.get("op"), str):
         raise ProtocolError("a frame without an op")
+    if message["op"] != op_of(body[:OP_PEEK]):
+        raise ProtocolError("a frame whose op is not its first key")
     return message
 
 
