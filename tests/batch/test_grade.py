@@ -426,6 +426,49 @@ def test_a_dask_cluster_gives_the_same_files_even_when_a_worker_dies(
         assert result(out, student) == result(graded.out, student), student
 
 
+TRICKLE = b"""
+import os, sys, time
+def beam_search(log_prob_fn, *args, **kwargs):  # a reply into the kit's channel, 1 byte / 50 ms
+    os.write(int(sys.argv[2]), (2**20).to_bytes(4, "big") + b'{"op":"result","value":')
+    while True:
+        os.write(int(sys.argv[2]), b" ")
+        time.sleep(0.05)
+"""
+ENDLESS = b"""
+def beam_search(log_prob_fn, bos_id, *args, **kwargs):  # a search loop that never ends
+    while True:
+        log_prob_fn([bos_id])
+"""
+
+
+def test_students_whose_code_never_ends_cost_no_one_else_a_grade(tmp_path: Path) -> None:
+    """A class of 6: one student's beam_search trickles a reply into the kit's channel forever,
+    another's calls log_prob_fn forever (greedy_decode is the reference's in both). Everyone is
+    graded; those two lose beam_search's tests, with the kit's own message, and nothing else."""
+    beam = "beam_search"
+    ref = {beam: _source(beam), ATT: _source(ATT)}
+    students = {f"ref-{i}": ref for i in range(4)} | {
+        "trickles": {beam: ref[beam] + TRICKLE, ATT: ref[ATT]},
+        "loops": {beam: ref[beam] + ENDLESS, ATT: ref[ATT]},
+    }
+    folder, out = tmp_path / "class", tmp_path / "grades"
+    for name, files in students.items():
+        (folder / name).mkdir(parents=True)
+        for exercise, data in files.items():
+            (folder / name / f"{exercise}.py").write_bytes(data)
+    done = kit("grade", str(folder), "--out", str(out), "-j", "2", cwd=tmp_path, timeout=600)
+    assert done.returncode == 0, done.stderr
+    table = rows(out)
+    full = table["ref-0"]
+    assert all(table[name][ATT] == full[ATT] for name in students)
+    assert all(table[f"ref-{i}"]["score"] == full["max_score"] for i in range(4))
+    for name, phrase in (("trickles", "time limit: beam_search("), ("loops", "10,000 times")):
+        assert 0 < float(table[name][beam]) < float(full[beam]), table[name]
+        (graded,) = [e for e in result(out, name)["exercises"] if e["name"] == beam]
+        first = next(t for t in graded["tests"] if not t["passed"])
+        assert phrase in first["message"], first["message"]
+
+
 def test_folders_and_files_the_kit_cannot_grade_get_a_note(tmp_path: Path) -> None:
     """Modes from an LMS download: one student's folder, another's exercises/, cannot be read;
     others sent a zip, a folder named warmups.py, a file over 1 MiB, or folders linked to the
