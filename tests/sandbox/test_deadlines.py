@@ -29,7 +29,8 @@ from transformer_kit.sandbox import client as sandboxed
 
 EXERCISE, NEIGHBOUR = "beam_search", "attention"
 LEVEL = isolation.FULL if bubblewrap.available() else isolation.BASIC
-GROWTH = 200 * 2**20  # bytes the grading process's peak may grow by during a whole check
+GROWTH = 48 * 2**20  # bytes the grading process's peak may grow by in a check (8.5 MiB measured;
+# one 48 MB array buffered, or its 1e308s kept as ints, would be far more)
 SHORT = 1.0  # seconds of CPU time per test (5 s of wall time) where a case waits for the limit
 CHANNEL = "import os, sys, time\nREQUESTS, REPLIES = int(sys.argv[1]), int(sys.argv[2])\n"
 
@@ -62,6 +63,17 @@ ATTACKS = [
             while True:
                 log_prob_fn([bos_id])
                 time.sleep(0.002)
+        """,
+        "time limit: beam_search(",
+        SHORT,
+    ),
+    Attack(
+        "callbacks written without ever reading the replies (the kit's writes would block)",
+        """
+        def beam_search(log_prob_fn, *args, **kwargs):
+            body = b'{"op":"callback","id":0,"args":{"t":[[0]]}}'
+            while True:
+                os.write(REPLIES, len(body).to_bytes(4, "big") + body)
         """,
         "time limit: beam_search(",
         SHORT,
