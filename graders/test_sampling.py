@@ -7,7 +7,8 @@ random inputs of several shapes (the seed is in every call shown), and the contr
 token always survives, shifting a row's logits shifts the result, -inf is never sampled).
 Classic mistakes are recomputed here on the same inputs, so a failure can name them.
 Rows whose running totals lie within 1e-6 of p (or whose probabilities lie within 1e-6 of
-min_p * max) are not graded; tests/test_sampling_oracle.py checks every case here keeps clear.
+min_p * max) are not graded; tests/exercises/test_sampling_oracle.py checks every case here
+keeps clear.
 """
 
 from __future__ import annotations
