@@ -1,4 +1,5 @@
-"""What a check found: per test, per exercise, overall; and its `--json` form (cli.md)."""
+"""What a check found: per test, per exercise, overall; its `--json` form (cli.md), which keeps
+each failed test's summary and labelled fields, and that form read back (`from_json`)."""
 
 from __future__ import annotations
 
@@ -144,7 +145,7 @@ class ExerciseResult:
                 max_score=float(_typed(data["max_score"], int | float)),
                 tests=tuple(TestResult.from_json(t) for t in _typed(data["tests"], list)),
             )
-        except (KeyError, TypeError, AttributeError) as error:
+        except (KeyError, TypeError) as error:
             raise ResultsError(f"a stored exercise result lacks or mistypes {error}") from None
 
 
