@@ -10,15 +10,11 @@ kit's version, the exercises and the isolation level, so a rerun grades only wha
 from __future__ import annotations
 
 import contextlib
-import csv
 import hashlib
-import io
 import json
 import os
 import re
 import stat
-import statistics
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -27,12 +23,12 @@ from typing import Any
 
 from transformer_kit import __version__
 from transformer_kit.batch.executors import Executor, Task
+from transformer_kit.batch.tables import json_bytes, shown_name, write_tables
 from transformer_kit.catalog import Exercise
+from transformer_kit.results import CheckResult, ResultsError
 from transformer_kit.storage import atomic_write
 
 MAX_FILE_BYTES = 1024**2  # a source file larger than this is not graded
-MISTAKE = "likely mistake: "
-TOP_MISTAKES = 5  # most frequent "likely mistake" lines kept per exercise in summary.json
 SOURCES = (".py", ".ipynb")
 ARCHIVES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.xz", ".tar.bz2", ".7z", ".rar")
 IGNORED = {"__MACOSX", "__pycache__", ".ipynb_checkpoints", ".kit", ".git"}
@@ -326,7 +322,7 @@ def grade(
         for task, document in executor.run(tasks):
             submission = by_student[task.student]
             document = _stamped(document, submission)
-            atomic_write(_result_path(results_folder, task.student), _json(document))
+            atomic_write(_result_path(results_folder, task.student), json_bytes(document))
             outcome.results[task.student] = document
             outcome.graded.append(task.student)
             if on_result:
@@ -334,17 +330,21 @@ def grade(
     finally:
         executor.close()
     outcome.failed = sorted(s for s, d in outcome.results.items() if "error" in d)
-    _write_tables(out, outcome.results, exercises, level)
+    write_tables(out, outcome.results, exercises, level)
     return outcome
 
 
 def _stamped(document: dict[str, Any], submission: Submission) -> dict[str, Any]:
     return {
         **document,
-        "student": submission.student,
+        "student": shown_name(submission.student),
         "submission_sha256": submission.sha256,
-        "notes": list(submission.notes),
+        "notes": _notes(submission),
     }
+
+
+def _notes(submission: Submission) -> list[str]:
+    return [shown_name(note) for note in submission.notes]
 
 
 def _result_path(folder: Path, student: str) -> Path:
@@ -365,101 +365,12 @@ def _previous(
         document.get("submission_sha256") == submission.sha256
         and document.get("kit_version") == __version__
         and document.get("isolation") == level
-        and document.get("notes") == list(submission.notes)
+        and document.get("notes") == _notes(submission)
         and tuple(e.get("name") for e in document.get("exercises", ())) == names
     )
-    return document if unchanged else None
-
-
-def _json(document: Any) -> bytes:
-    return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-
-
-# ---------------------------------------------------------------- the class's tables
-
-
-def _write_tables(
-    out: Path, results: Mapping[str, dict[str, Any]], exercises: Sequence[Exercise], level: str
-) -> None:
-    atomic_write(out / "grades.csv", grades_csv(results, exercises).encode("utf-8"))
-    atomic_write(out / "summary.json", _json(summary(results, exercises, level)))
-
-
-def _scores(document: Mapping[str, Any]) -> dict[str, float]:
-    return {e["name"]: e["score"] for e in document.get("exercises", ())}
-
-
-def points(value: float) -> str:
-    """A score as the CSV writes it: the JSON's value (6 decimals), without trailing zeros."""
-    return f"{value:.6f}".rstrip("0").rstrip(".")
-
-
-def grades_csv(results: Mapping[str, dict[str, Any]], exercises: Sequence[Exercise]) -> str:
-    """grades.csv: student, score, max_score, then one column per exercise; sorted by student."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["student", "score", "max_score", *(e.name for e in exercises)])
-    for student in sorted(results):
-        document = results[student]
-        scores = _scores(document)
-        writer.writerow([
-            student,
-            points(document["score"]),
-            points(document["max_score"]),
-            *(points(scores.get(e.name, 0.0)) for e in exercises),
-        ])  # fmt: skip
-    return buffer.getvalue()
-
-
-def summary(
-    results: Mapping[str, dict[str, Any]], exercises: Sequence[Exercise], level: str
-) -> dict[str, Any]:
-    """summary.json: per exercise the mean, median, passes and the class's most frequent
-    "likely mistake" lines; every student's totals."""
-    documents = [results[s] for s in sorted(results)]
-    per_exercise = {}
-    for exercise in exercises:
-        entries = [
-            e for d in documents for e in d.get("exercises", ()) if e["name"] == exercise.name
-        ]
-        scores = [e["score"] for e in entries]
-        mistakes: Counter[str] = Counter()
-        for entry in entries:
-            mistakes.update(_mistakes(entry))
-        per_exercise[exercise.name] = {
-            "title": exercise.title,
-            "max_score": exercise.points,
-            "mean": round(statistics.fmean(scores), 6) if scores else 0.0,
-            "median": round(statistics.median(scores), 6) if scores else 0.0,
-            "passed": sum(bool(e["passed"]) for e in entries),
-            "likely_mistakes": [
-                {"line": line, "count": count} for line, count in _ranked(mistakes)[:TOP_MISTAKES]
-            ],
-        }
-    return {
-        "kit_version": __version__,
-        "isolation": level,
-        "students": len(documents),
-        "failed": [d["student"] for d in documents if "error" in d],
-        "max_score": round(sum(e.points for e in exercises), 6),
-        "exercises": per_exercise,
-        "totals": [
-            {"student": d["student"], "score": d["score"], "max_score": d["max_score"]}
-            for d in documents
-        ],
-    }
-
-
-def _ranked(counts: Counter[str]) -> list[tuple[str, int]]:
-    """Most frequent first; ties in alphabetical order (the same file on every run)."""
-    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-
-
-def _mistakes(exercise_entry: Mapping[str, Any]) -> set[str]:
-    """The distinct "likely mistake" lines of one student's exercise (counted once per student)."""
-    found = set()
-    for test in exercise_entry.get("tests", ()):
-        for line in test.get("message", "").splitlines():
-            if line.startswith(MISTAKE):
-                found.add(line[len(MISTAKE) :].strip())
-    return found
+    if not unchanged:
+        return None
+    try:  # read back from its structured fields: a message is never parsed
+        return {**document, **CheckResult.from_json(document).to_json()}
+    except ResultsError:
+        return None

@@ -26,7 +26,7 @@ from urllib.parse import unquote, urlparse
 import transformer_kit
 from transformer_kit import __version__
 from transformer_kit import catalog as meta
-from transformer_kit.classroom.gradescope.results import CONFIG_NAME, AutograderConfig
+from transformer_kit.classroom.gradescope.config import CONFIG_NAME, AutograderConfig
 
 DISTRIBUTION = "transformer-kit"
 PACKAGE = "transformer_kit"

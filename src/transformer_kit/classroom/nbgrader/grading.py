@@ -322,7 +322,7 @@ def cell_scores(
         if grade_id in missing or result is None:
             scores[grade_id] = (0.0, "this test cell is missing from your notebook")
             continue
-        message = "" if result["passed"] else _shown(result.get("message", ""), test.visible)
+        message = "" if result["passed"] else _shown(result, test.visible)
         scores[grade_id] = (_share(notebook.cells[grade_id], result), message)
     for grade_id, cell in notebook.cells.items():
         if cell.points is not None and grade_id not in scores:
@@ -340,12 +340,15 @@ def _share(cell: _SourceCell, result: Mapping[str, Any]) -> float:
     return points * float(result["score"]) / maximum if maximum > 0 else 0.0
 
 
-def _shown(message: str, visible: bool) -> str:
-    """A hidden test's message shows only its summary and likely mistake, as in the notebook."""
-    if visible:
-        return message
-    lines = message.splitlines()
-    return "\n".join(lines[:1] + [line for line in lines[1:] if line.startswith("likely mistake")])
+def _shown(result: Mapping[str, Any], visible: bool) -> str:
+    """A hidden test's message shows only its summary and likely mistake, as in the notebook
+    (from the result's labelled fields: text the learner's code wrote is never taken for one)."""
+    from transformer_kit.results import ResultsError, TestResult
+
+    try:
+        return TestResult.from_json(result).shown(hidden=not visible)
+    except ResultsError:
+        return "the kit's result for this test cannot be read: grade the notebook again"
 
 
 def record(
