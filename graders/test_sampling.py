@@ -558,6 +558,7 @@ def test_temperature_reference(student: Any) -> None:
 
 
 @pytest.mark.weight(1)
+@pytest.mark.visible
 def test_temperature_not_positive(student: Any) -> None:
     """apply_temperature raises ValueError for temperature <= 0"""
     logits = np.array(fixtures.TEMPERATURE_LOGITS)
@@ -685,6 +686,7 @@ def test_top_k_at_least_vocab(student: Any) -> None:
 
 
 @pytest.mark.weight(1)
+@pytest.mark.visible
 def test_top_k_invalid(student: Any) -> None:
     """top_k_logits raises ValueError for k < 1"""
     logits = np.array(fixtures.TOP_K_LOGITS)
@@ -793,6 +795,7 @@ def test_top_p_nucleus(student: Any) -> None:
 
 
 @pytest.mark.weight(1)
+@pytest.mark.visible
 def test_top_p_invalid(student: Any) -> None:
     """top_p_logits raises ValueError unless 0 < p <= 1"""
     logits = np.array(fixtures.LOGITS)
@@ -861,6 +864,7 @@ def test_min_p_zero_keeps_everything(student: Any) -> None:
 
 
 @pytest.mark.weight(1)
+@pytest.mark.visible
 def test_min_p_invalid(student: Any) -> None:
     """min_p_logits raises ValueError unless 0 <= min_p <= 1"""
     logits = np.array(fixtures.LOGITS)

@@ -55,7 +55,7 @@ def build(
     allow_basic_isolation: bool,
 ) -> Built:
     """Write the autograder zip for `exercises` to `out` (replacing the file there)."""
-    from transformer_kit.classroom.nbgrader.export import graded_tests
+    from transformer_kit.classroom.nbgrader.grader_source import graded_tests
 
     tests = graded_tests(exercises)
     config = AutograderConfig(

@@ -1,2 +1,3 @@
-"""nbgrader: the exercises as source notebooks (export), the runtime inlined in them, and their
-submissions graded in the kit's sandbox (grading)."""
+"""nbgrader: the exercises as source notebooks (export, built by notebooks, answers and
+grader_source from sources), the runtime inlined in them, and their submissions graded in the
+kit's sandbox (grading)."""

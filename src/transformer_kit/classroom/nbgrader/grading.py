@@ -22,14 +22,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from transformer_kit import catalog as meta
-from transformer_kit.classroom.nbgrader.export import (
-    CONFIG_FILE,
-    CourseError,
-    GradedTest,
-    graded_tests,
-    imports_id,
-    solution_ids,
-)
+from transformer_kit.classroom.nbgrader.answers import imports_id, solution_ids
+from transformer_kit.classroom.nbgrader.export import CONFIG_FILE, CourseError
+from transformer_kit.classroom.nbgrader.grader_source import GradedTest, graded_tests
 
 if TYPE_CHECKING:
     from nbgrader.api import Gradebook
