@@ -125,7 +125,7 @@ FIXTURES = f'''"""Hand-computed fixtures for NAME (pen and paper; arithmetic nex
 
 from __future__ import annotations
 
-# --- NAME ---------------------------------------------------------------------------------------
+# --- NAME ---
 # {T}: the arithmetic, one line per step, e.g.
 #   x = [1, 2]: ...
 X = [1.0, 2.0]
