@@ -36,14 +36,14 @@ def kit_dev(checkout: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def problems(output: str) -> dict[str, list[str]]:
-    """`kit dev check`'s report: exercise (or file) -> its `check: text` lines."""
+    """`kit dev check`'s report: exercise (or file) -> the first line of each `check: text`."""
     found: dict[str, list[str]] = {}
     where = ""
     for line in output.splitlines():
         if line.startswith("✗ "):
             where = line[2:]
             found[where] = []
-        elif line.startswith("    ") and where:
+        elif line.startswith("    ") and not line.startswith("      ") and where:
             found[where].append(line.strip())
     return found
 

@@ -76,6 +76,7 @@ def _report(problems: Sequence[Problem]) -> None:
         if problem.where != where:
             where = problem.where
             click.echo(f"✗ {where}")
-        click.echo(f"    {problem.check}: {problem.text}")
+        text = problem.text.replace("\n", "\n      ")
+        click.echo(f"    {problem.check}: {text}")
     count = len(problems)
     click.echo(f"{count} problem{'' if count == 1 else 's'} found.")

@@ -92,7 +92,8 @@ def structure(root: Path, exercises: Sequence[Exercise]) -> list[Problem]:
             ]
         if files["catalogue"].is_file():
             found += _catalogue(exercise.name, files["catalogue"])
-    text = (root / "README.md").read_text(encoding="utf-8")
+    path = root / "README.md"
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
     found += [
         Problem(where, "README", line)
         for where, lines in readme.problems(text, exercises).items()

@@ -25,7 +25,11 @@ def new(root: Path, name: str) -> list[Path]:
             f"'{name}' cannot name an exercise: use a lower-case Python identifier "
             "(letters, digits and '_', not starting with a digit), e.g. layer_norm"
         )
-    if name in {e.name for e in catalog.load(root / METADATA)}:
+    try:
+        exercises = catalog.load(root / METADATA)
+    except catalog.MetadataError as error:
+        raise ScaffoldError(f"fix the metadata first: {error}") from None
+    if name in {e.name for e in exercises}:
         raise ScaffoldError(f"an exercise named '{name}' exists already in {METADATA}")
     files = layout(root, name)
     present = [str(path.relative_to(root)) for path in files.values() if path.exists()]
