@@ -115,10 +115,9 @@ def graded_tests(exercises: Sequence[meta.Exercise]) -> dict[str, tuple[GradedTe
         problems = kit_plugin.collection_errors or [f"pytest exit status {status}"]
         raise ExportError("the kit's graders could not be collected:\n" + "\n".join(problems))
     found = {}
-    by_name = {e.name: e for e in exercises}
-    for result in kit_plugin.results():
+    for exercise, result in zip(exercises, kit_plugin.results(), strict=True):
         items = kit_plugin.items.get(result.name, [])
-        visible = visible_tests(by_name[result.name].grader)
+        visible = visible_tests(exercise.grader)
         found[result.name] = tuple(
             _graded_test(item, test.name, test.max_score, visible)
             for item, test in zip(items, result.tests, strict=True)
