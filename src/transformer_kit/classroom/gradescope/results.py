@@ -181,7 +181,7 @@ def _other_notes(others: Sequence[Path], names: Sequence[str], submission: Path)
 def _meant(path: Path, names: Sequence[str]) -> str | None:
     """The exercise a misnamed file or notebook seems to be, as `kit grade` tells
     (`Attention.py`, `attention (1).py`, `attention.ipynb`)."""
-    from transformer_kit.batch.engine import SOURCES, known_as
+    from transformer_kit.batch.submissions import SOURCES, known_as
 
     return known_as(path.stem, set(names)) if path.suffix.lower() in SOURCES else None
 
