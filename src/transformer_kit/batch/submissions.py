@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from transformer_kit.untrusted import clean
+
 MAX_FILE_BYTES = 1024**2  # a source file larger than this is not graded
 SOURCES = (".py", ".ipynb")
 ARCHIVES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.xz", ".tar.bz2", ".7z", ".rar")
@@ -151,7 +153,7 @@ def read_submission(folder: Path, known: set[str]) -> Submission:
                 "it readable (chmod -R u+rX) and grade again")  # fmt: skip
         return Submission(student, {}, (note,))
     except Exception as error:  # the kit's own failure: this student's, not the class's
-        return Submission(student, {}, error=printable(f"{type(error).__name__}: {error}"))
+        return Submission(student, {}, error=clean(f"{type(error).__name__}: {error}"))
 
 
 def _read_folder(folder: Path, known: set[str], student: str) -> Submission:
@@ -264,12 +266,12 @@ def read_regular_file(path: Path, limit: int) -> tuple[bytes, str]:
         if path.is_symlink():
             return b"", f"it is {NOT_FOLLOWED}"
         return b"", f"it cannot be read ({error.strerror})"
+    status = os.fstat(fd)
+    problem = "" if stat.S_ISREG(status.st_mode) else "it is not a regular file"  # a folder, pipe
+    if problem or status.st_size > limit:
+        os.close(fd)
+        return b"", problem or too_large
     with os.fdopen(fd, "rb") as stream:
-        status = os.fstat(fd)
-        if not stat.S_ISREG(status.st_mode):  # a folder or a pipe opens too
-            return b"", "it is not a regular file"
-        if status.st_size > limit:
-            return b"", too_large
         try:
             data = stream.read(limit + 1)  # it may have grown since
         except OSError as error:

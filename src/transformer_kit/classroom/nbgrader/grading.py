@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from transformer_kit import catalog as meta
-from transformer_kit.batch.submissions import printable
 from transformer_kit.classroom.nbgrader.course import (
     Course,
     Expected,
@@ -31,6 +30,7 @@ from transformer_kit.classroom.nbgrader.submitted import (
     cell_text,
     extract,
 )
+from transformer_kit.untrusted import clean
 
 if TYPE_CHECKING:
     from transformer_kit.batch.executors import Executor
@@ -211,7 +211,7 @@ def autograde(
                 graded.append(_write(course, assignment, student, expected, taken, document))
                 continue
             except Exception as crash:  # the kit's own failure: this student's, not the class's
-                error = printable(f"the kit could not write the grades: {type(crash).__name__}: "
+                error = clean(f"the kit could not write the grades: {type(crash).__name__}: "
                                   f"{crash}")  # fmt: skip
         graded.append(Graded(taken.submission.student, 0.0, 0.0, taken.submission.notes, error))
     return graded, others

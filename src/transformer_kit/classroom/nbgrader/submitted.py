@@ -27,6 +27,7 @@ from transformer_kit.batch.submissions import (
     read_regular_file,
 )
 from transformer_kit.classroom.nbgrader.course import Course, Expected
+from transformer_kit.untrusted import clean
 
 MAX_NOTEBOOK_BYTES = 5 * 1024**2  # a submitted notebook larger than this is not read
 MAX_TIMESTAMP_BYTES = 1024  # nbgrader writes one short line: 2026-01-05 10:00:00.123456 UTC
@@ -58,7 +59,7 @@ def extract(
     try:
         return _extract(course, assignment, student, expected)
     except Exception as crash:  # the kit's own failure: this student's, not the class's
-        error = printable(f"{type(crash).__name__}: {crash}")
+        error = clean(f"{type(crash).__name__}: {crash}")
         return Extracted(Submission(student, {}, error=error))
 
 
