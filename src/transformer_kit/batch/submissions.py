@@ -259,7 +259,9 @@ def platform_named(stem: str, known: set[str]) -> tuple[str, str] | None:
 def read_regular_file(path: Path, limit: int) -> tuple[bytes, str]:
     """The bytes of a regular file of at most `limit` bytes, never through a symbolic link; or a
     problem. A larger file is refused on its size, before a byte of it is read."""
-    too_large = f"{LARGER} {limit / 1024**2:g} MiB"
+    too_large = (
+        f"{LARGER} {limit / 1024**2:g} MiB" if limit >= 1024**2 else f"{LARGER} {limit} bytes"
+    )
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as error:

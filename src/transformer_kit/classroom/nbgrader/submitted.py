@@ -12,6 +12,7 @@ what is missing scores 0, and every other student is graded.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -109,26 +110,25 @@ def _read(path: Path) -> tuple[Any, str]:
         return None, f"no {path.name} was submitted"
     data, problem = read_regular_file(path, MAX_NOTEBOOK_BYTES)
     if problem.startswith(LARGER):
-        problem += " (clear its outputs: Kernel > Restart Kernel and Clear Outputs, then save)"
+        problem += "; clear its outputs: Kernel > Restart Kernel and Clear Outputs, then save"
     if problem:
-        return None, f"{path.name} was not graded: {problem}"
+        return None, f"{path.name} was not read ({problem})"
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None, f"{path.name} is not a notebook: it is not UTF-8 text"
+        raw = json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested beyond reading
+        return None, f"{path.name} is not JSON, so not a notebook (damaged? download it again)"
+    if not _is_notebook(raw):
+        return None, f"{path.name} is JSON but not a notebook (it has no list of cells)"
     try:
-        node = nbformat.reads(text, as_version=4)
-    except Exception as error:  # whatever damaged text makes nbformat or json raise
-        quoted = printable(str(error)[:SHOWN_CHARACTERS])
-        return None, f"{path.name} is not a readable notebook ({type(error).__name__}: {quoted})"
-    if not _is_notebook(node):
-        return None, f"{path.name} is JSON but not a notebook (no list of cells)"
-    return node, ""
+        return nbformat.reads(data.decode("utf-8"), as_version=4), ""
+    except Exception as error:  # whatever else nbformat finds wrong with it
+        quoted = clean(str(error), SHOWN_CHARACTERS)
+        return None, f"{path.name} is not a notebook nbformat can read ({quoted})"
 
 
 def _is_notebook(node: Any) -> bool:
     """Whether `node` has the shape the kit reads: a list of cells, each with a type, metadata
-    and source text."""
+    and source text (nbformat reads some notebooks that do not)."""
     cells = node.get("cells") if isinstance(node, Mapping) else None
     return isinstance(cells, list) and all(
         isinstance(cell, Mapping)
