@@ -53,7 +53,8 @@ NOTEBOOKS = {  # student -> the note on a notebook the kit does not grade (every
     "not-notebook": f"{NAME}.ipynb is JSON but not a notebook (it has no list of cells)",
     "list-notebook": f"{NAME}.ipynb is JSON but not a notebook",
 }
-GRADED = ("reference", "fifo-time", *TIMESTAMPS, *NOTEBOOKS, "unwritable")
+NEWLINE = "new\nline"  # the gradebook's id; the kit's is new\\nline
+GRADED = ("reference", NEWLINE, "fifo-time", *TIMESTAMPS, *NOTEBOOKS, "unwritable")
 
 
 @dataclass
@@ -102,7 +103,7 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Course]:
     source = json.loads((root / "source" / file).read_text("utf-8"))
     solved = with_solutions(release, reference_cells(source))
     good = json.dumps(solved).encode()
-    for student in ("reference", "fifo-time", *TIMESTAMPS):
+    for student in ("reference", NEWLINE, "fifo-time", *TIMESTAMPS):
         _submit(root, student.encode(), good)
     (root / "submitted" / "reference" / ASSIGNMENT / "timestamp.txt").write_text(
         "2026-01-05 10:00:00 UTC"
@@ -134,13 +135,16 @@ def test_every_other_student_is_graded_and_the_run_says_who_was_not(course: Cour
     assert course.run.returncode == 1, out + course.run.stderr  # two could not be graded
     assert "Traceback" not in out + course.run.stderr
     assert f"Wrote {len(GRADED) - 1} of {len(GRADED) + 1} submissions into the gradebook" in out
-    assert _said(out, "caf\\xe9").startswith("not graded: the folder name submitted/caf\\xe9 is")
+    assert _said(out, "caf\\xe9").startswith(
+        "not graded: the folder name submitted/caf\\xe9 is not"
+    )
     assert _said(out, "unwritable").startswith(
         "not graded: the kit could not write the grades: UnicodeEncodeError"
     )
     gradebook = read_gradebook(course.root, [s for s in GRADED if s != "unwritable"])
-    for student in ("reference", "fifo-time", *TIMESTAMPS):
+    for student in ("reference", NEWLINE, "fifo-time", *TIMESTAMPS):
         assert gradebook[student][NAME]["score"] == pytest.approx(POINTS), student
+    assert _said(out, "new\\nline") == f"{POINTS} of {POINTS} points"
     for student in NOTEBOOKS:
         assert gradebook[student][NAME]["score"] == 0, student
 

@@ -237,4 +237,4 @@ def _write(
     record(course, assignment, student, scores, taken.timestamp)
     total = sum(score for cells in scores.values() for score, _ in cells.values())
     maximum = sum(n.exercise.points for n in expected)
-    return Graded(student, total, maximum, taken.submission.notes)
+    return Graded(taken.submission.student, total, maximum, taken.submission.notes)

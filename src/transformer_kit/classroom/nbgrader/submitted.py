@@ -52,16 +52,18 @@ def extract(
 ) -> Extracted:
     """The student's submission: per exercise, the imports cell and the solution cells' code. A
     crash of the kit's own code on it is the student's `error`, not the class's."""
-    shown = printable(student)
-    if shown != student:
-        error = (f"the folder name submitted/{shown} is not plain UTF-8 text, which nbgrader's "
-                 "gradebook records as the student id: rename the folder")  # fmt: skip
+    shown = printable(student)  # the kit's id; the gradebook's is the name itself
+    try:
+        student.encode("utf-8")
+    except UnicodeEncodeError:
+        error = (f"the folder name submitted/{shown} is not UTF-8, and nbgrader's gradebook "
+                 "records it as the student id: rename the folder")  # fmt: skip
         return Extracted(Submission(shown, {}, error=error))
     try:
         return _extract(course, assignment, student, expected)
     except Exception as crash:  # the kit's own failure: this student's, not the class's
         error = clean(f"{type(crash).__name__}: {crash}")
-        return Extracted(Submission(student, {}, error=error))
+        return Extracted(Submission(shown, {}, error=error))
 
 
 def _extract(
@@ -97,7 +99,8 @@ def _extract(
         missing[notebook.name] = absent
     timestamp, note = (None, "") if linked else timestamp_of(folder)
     notes += [note] if note else []
-    return Extracted(Submission(student, files, tuple(notes)), missing, notebooks, timestamp)
+    submission = Submission(printable(student), files, tuple(notes))
+    return Extracted(submission, missing, notebooks, timestamp)
 
 
 def _read(path: Path) -> tuple[Any, str]:
