@@ -50,8 +50,9 @@ NOTEBOOKS = {  # student -> the note on a notebook the kit does not grade (every
     "oversized": f"{NAME}.ipynb was not read (it is larger than 5 MiB; clear its outputs",
     "sparse": f"{NAME}.ipynb was not read (it is larger than 5 MiB",
     "not-json": f"{NAME}.ipynb is not JSON, so not a notebook",
-    "not-notebook": f"{NAME}.ipynb is JSON but not a notebook (it has no list of cells)",
-    "list-notebook": f"{NAME}.ipynb is JSON but not a notebook",
+    "not-notebook": f"{NAME}.ipynb is JSON but not a notebook (",
+    "list-notebook": f"{NAME}.ipynb is JSON but not a notebook (no list of cells with text)",
+    "bad-cells": f"{NAME}.ipynb is JSON but not a notebook (no list of cells with text)",
 }
 NEWLINE = "new\nline"  # the gradebook's id; the kit's is new\\nline
 GRADED = ("reference", NEWLINE, "fifo-time", *TIMESTAMPS, *NOTEBOOKS, "unwritable")
@@ -117,6 +118,9 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Course]:
     _submit(root, b"not-json", b"this is not JSON {")
     _submit(root, b"not-notebook", b'{"nbformat": 4, "nbformat_minor": 5, "cells": 5}')
     _submit(root, b"list-notebook", b"[1, 2, 3]")
+    bad_cells = json.loads(good)  # nbformat reads it (and logs that it is invalid)
+    bad_cells["cells"][0]["source"] = 5
+    _submit(root, b"bad-cells", json.dumps(bad_cells).encode())
     unwritable = json.loads(good)  # a lone surrogate (JSON allows it), which UTF-8 cannot hold
     unwritable["cells"][0]["source"] = ["a lone \udc80 surrogate"]
     _submit(root, b"unwritable", json.dumps(unwritable).encode())

@@ -120,13 +120,13 @@ def _read(path: Path) -> tuple[Any, str]:
         raw = json.loads(data.decode("utf-8"))
     except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested beyond reading
         return None, f"{path.name} is not JSON, so not a notebook (damaged? download it again)"
-    if not _is_notebook(raw):
-        return None, f"{path.name} is JSON but not a notebook (it has no list of cells)"
-    try:
-        return nbformat.reads(data.decode("utf-8"), as_version=4), ""
+    try:  # an older nbformat's notebook is converted to version 4
+        node = nbformat.reads(data.decode("utf-8"), as_version=4) if isinstance(raw, dict) else None
     except Exception as error:  # whatever else nbformat finds wrong with it
-        quoted = clean(str(error), SHOWN_CHARACTERS)
-        return None, f"{path.name} is not a notebook nbformat can read ({quoted})"
+        return None, f"{path.name} is JSON but not a notebook ({clean(error, SHOWN_CHARACTERS)})"
+    if node is None or not _is_notebook(node):
+        return None, f"{path.name} is JSON but not a notebook (no list of cells with text)"
+    return node, ""
 
 
 def _is_notebook(node: Any) -> bool:
