@@ -79,7 +79,8 @@ def _extract(
     for notebook in expected:
         path = folder / f"{notebook.name}.ipynb"
         if linked:
-            node, problem = None, f"{folder.relative_to(course.root)} is {NOT_FOLLOWED}"
+            shown = printable(str(folder.relative_to(course.root)))
+            node, problem = None, f"{shown} is {NOT_FOLLOWED}"
         else:
             node, problem = _read(path)
         if node is None:
