@@ -53,8 +53,9 @@ def grade(
     as_json: bool,
     allow_basic_isolation: bool,
 ) -> None:
-    """Grade a class: one folder per student (the folder's name is the student id), holding
-    exercises/NAME.py or NAME.py; or a folder of such folders.
+    """Grade a class: one folder per student (the folder's name is the student id, with
+    backslash escapes where it is not UTF-8 or does not print), holding exercises/NAME.py or
+    NAME.py; or a folder of such folders.
 
     Every submission is graded as `kit check` grades, sandboxed, with full isolation. Results
     are written as they come: OUT/results/STUDENT.json (the `kit check --json` document plus
