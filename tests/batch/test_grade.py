@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 from support import EXERCISES, kit_executable, solution_source
 
-from transformer_kit.batch import engine as batch
+from transformer_kit.batch import submissions as finding
 
 ATT, MOM = "attention", "momentum_sgd"
 NAMES = (MOM, ATT)  # the catalogue's order, which the CSV's columns follow
@@ -508,7 +508,7 @@ def test_folders_and_files_the_kit_cannot_grade_get_a_note(tmp_path: Path) -> No
 def test_a_misnamed_file_is_known_as_the_exercise_it_most_likely_is(
     stem: str, meant: str | None
 ) -> None:
-    assert batch.known_as(stem, set(BY_NAME)) == meant
+    assert finding.known_as(stem, set(BY_NAME)) == meant
 
 
 def test_usage_errors_exit_2_with_a_message(graded: Graded, tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from support import EXERCISES, kit_executable
+from support import EXERCISES, kit_executable, solution_source
 from test_nbgrader_export import kind, spread, text
 from test_nbgrader_roundtrip import (
     ASSIGNMENT,
@@ -78,7 +78,6 @@ def stubs(release: dict[str, Any], name: str) -> list[str]:
 
 def submissions(release: dict[str, Any], source: dict[str, Any], name: str) -> dict[str, Any]:
     """student -> submitted notebook of one exercise."""
-    from support import solution_source
 
     wrong = wrong_variants(name)[0].source(solution_source(name))
     stub_cells = stubs(release, name)
@@ -360,7 +359,6 @@ def run_release(python: str, notebook: dict[str, Any], folder: Path) -> dict[str
 def test_a_released_notebook_runs_its_visible_tests_with_numpy_only(
     course: Course, numpy_only_python: str, tmp_path: Path
 ) -> None:
-    from support import solution_source
 
     name = "attention"
     release = course.release[name]

@@ -4,7 +4,7 @@ most frequent likely mistakes; every student's totals).
 
 Both are views of the results documents, never recomputed grades. Everything a student controls
 (the student id is a folder's name) is untrusted here: a CSV text cell that a spreadsheet would
-read as a formula is neutralised, and a name that is not valid UTF-8 is shown with escapes.
+read as a formula is neutralised (names arrive printable: submissions.printable).
 Likely mistakes are counted from the graders' labelled fields only, never from message text.
 """
 
@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import statistics
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -41,12 +40,6 @@ def json_bytes(document: Any) -> bytes:
     return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def shown_name(name: str) -> str:
-    """A file or folder name as text: bytes that are not UTF-8 (decoded by Python as lone
-    surrogates) become backslash escapes, which every JSON and CSV reader accepts."""
-    return os.fsencode(name).decode("utf-8", "backslashreplace")
-
-
 def csv_text(text: str) -> str:
     """A text cell that no spreadsheet runs as a formula (OWASP: a leading `'`)."""
     return f"'{text}" if text.startswith(FORMULA_STARTS) else text
@@ -66,7 +59,7 @@ def grades_csv(results: Mapping[str, dict[str, Any]], exercises: Sequence[Exerci
         document = results[student]
         scores = {e["name"]: e["score"] for e in document.get("exercises", ())}
         writer.writerow([
-            csv_text(shown_name(student)),
+            csv_text(student),
             points(document["score"]),
             points(document["max_score"]),
             *(points(scores.get(e.name, 0.0)) for e in exercises),
@@ -103,11 +96,11 @@ def summary(
         "kit_version": __version__,
         "isolation": level,
         "students": len(documents),
-        "failed": [shown_name(d["student"]) for d in documents if "error" in d],
+        "failed": [d["student"] for d in documents if "error" in d],
         "max_score": round(sum(e.points for e in exercises), 6),
         "exercises": per_exercise,
         "totals": [
-            {"student": shown_name(d["student"]), "score": d["score"], "max_score": d["max_score"]}
+            {"student": d["student"], "score": d["score"], "max_score": d["max_score"]}
             for d in documents
         ],
     }

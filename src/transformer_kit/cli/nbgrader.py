@@ -1,5 +1,5 @@
 """`kit nbgrader`: the exercises as nbgrader assignments, and their submissions graded in the
-kit's sandbox (the work: classroom/nbgrader/export.py and classroom/nbgrader/grading.py).
+kit's sandbox (the work: classroom/nbgrader/: export.py, course.py, submitted.py, grading.py).
 
 Writing the notebooks needs only nbformat; generating, releasing and grading them needs nbgrader,
 so the commands say how to get it when it is missing.
@@ -152,6 +152,7 @@ def autograde(
 
         raise click.UsageError(f"grading nbgrader submissions needs nbgrader: {INSTALL}")
     from transformer_kit.batch import executors
+    from transformer_kit.classroom.nbgrader import course as courses
     from transformer_kit.classroom.nbgrader import grading
     from transformer_kit.classroom.nbgrader.export import CourseError
     from transformer_kit.classroom.nbgrader.sources import ExportError
@@ -160,8 +161,8 @@ def autograde(
     level = batch_isolation(allow_basic_isolation)
     exercises = exercises_named(())
     try:
-        course = grading.open_course(course_dir)
-        chosen = grading.submitted_students(course, assignment, students)
+        course = courses.open_course(course_dir)
+        chosen = courses.submitted_students(course, assignment, students)
         executor = executors.LocalPool(jobs or default_jobs())
         graded, others = grading.autograde(course, assignment, chosen, exercises, executor, level)
     except CourseError as error:

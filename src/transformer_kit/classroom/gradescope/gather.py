@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from transformer_kit.batch.tables import shown_name
+from transformer_kit.batch.submissions import printable
 
 # folders and files that archivers and editors add: skipped without a note
 CLUTTER = {"__MACOSX", "__pycache__", ".git", ".ipynb_checkpoints", ".DS_Store", ".idea"}
@@ -100,7 +100,7 @@ def _other_notes(others: Sequence[Path], names: Sequence[str], submission: Path)
 def _meant(path: Path, names: Sequence[str]) -> str | None:
     """The exercise a misnamed file or notebook seems to be, as `kit grade` tells
     (`Attention.py`, `attention (1).py`, `attention.ipynb`)."""
-    from transformer_kit.batch.engine import SOURCES, known_as
+    from transformer_kit.batch.submissions import SOURCES, known_as
 
     return known_as(path.stem, set(names)) if path.suffix.lower() in SOURCES else None
 
@@ -108,7 +108,7 @@ def _meant(path: Path, names: Sequence[str]) -> str | None:
 def _shown(path: Path, submission: Path) -> str:
     """The path as the student named it, bytes that are not UTF-8 escaped (never a lone
     surrogate in results.json, which Gradescope could not read)."""
-    return shown_name(path.relative_to(submission).as_posix())
+    return printable(path.relative_to(submission).as_posix())
 
 
 def _them(count: int) -> str:
