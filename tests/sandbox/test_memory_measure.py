@@ -1,10 +1,12 @@
-"""Graded memory: `student.<function>.peak_memory(...)` measures one call's peak in the worker.
+"""Graded memory: `student.<function>.peak_memory(warm_up, measured)` reads the measured call's
+peak from the grading process (the worker's cgroup, or its /proc: sandbox/meter.py).
 
 Through the real engine (a `Sandboxed` worker at the kit's isolation level, the bubblewrap one
 where it is available, dropping root to nobody): a full-matrix attention at L = S = 2048, d = 64
 reads far above 16 MiB and a blocked one (blocks of 128 keys) well below, for numpy and for torch
-allocations, and a repeated full-matrix call does not read as 0. The in-process handle of the
-nbgrader path measures the same way. Printed numbers: `pytest -s tests/test_memory_measure.py`.
+allocations, the inputs' decoding and the result's encoding included, and a repeated full-matrix
+call does not read as 0. The in-process handle of the nbgrader path measures the same way.
+Printed numbers: `pytest -s tests/sandbox/test_memory_measure.py`.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import numpy as np
 import pytest
 
 from transformer_kit.grader.failures import MeasurementUnavailable
-from transformer_kit.grader.memory import MemoryUse
+from transformer_kit.grader.memory import Call, MemoryUse
 from transformer_kit.grader.student import LocalStudent
 from transformer_kit.sandbox import isolation
 from transformer_kit.sandbox import process as sandbox
@@ -80,9 +82,10 @@ MODULE = textwrap.dedent(
 
 
 @pytest.fixture(scope="module")
-def inputs() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def inputs() -> tuple[Call, Call]:
+    """The warm-up call's inputs and the measured call's (fresh) ones."""
     rng = np.random.default_rng(0)
-    return tuple(rng.normal(size=(2048, 64)) for _ in range(3))  # type: ignore[return-value]
+    return Call(*rng.normal(size=(3, 2048, 64))), Call(*rng.normal(size=(3, 2048, 64)))
 
 
 @pytest.fixture(scope="module")
@@ -100,15 +103,18 @@ def remote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RemoteStudent]:
         sandboxed.close()
 
 
-def _measure(handle: RemoteStudent | LocalStudent, name: str, args: tuple) -> MemoryUse:
+def _measure(
+    handle: RemoteStudent | LocalStudent, name: str, calls: tuple[Call, Call]
+) -> MemoryUse:
     try:
-        use = getattr(handle, name).peak_memory(*args)
+        use = getattr(handle, name).peak_memory(*calls)
     except MeasurementUnavailable as why:
         pytest.skip(f"no memory measurement here: {why}")
     print(
         f"{name}: peak {use.peak_bytes / MIB:.1f} MiB (traced {use.traced_bytes / MIB:.1f}, "
-        f"resident {use.resident_bytes / MIB:.1f})"
+        f"resident {use.resident_bytes / MIB:.1f}; {use.source})"
     )
+    assert use.result.shape == (2048, 64)  # the measured call's result comes back
     return use
 
 
