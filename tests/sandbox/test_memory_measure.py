@@ -127,7 +127,8 @@ def test_full_matrix_reads_far_above_the_limit(remote: RemoteStudent, inputs, ki
 @pytest.mark.parametrize("kind", ["numpy", "torch"])
 def test_blocked_reads_well_under_the_limit(remote: RemoteStudent, inputs, kind: str) -> None:
     use = _measure(remote, f"blocked_{kind}", inputs)
-    assert use.peak_bytes < 0.75 * LIMIT, use
+    assert use.peak_bytes < LIMIT - 2 * MIB, use  # the 3 MiB of inputs included (they are sent
+    # inside the window: a worker holding them before it would compute the answer unmeasured)
 
 
 def test_repeated_full_matrix_call_does_not_read_zero(remote: RemoteStudent, inputs) -> None:
@@ -144,14 +145,27 @@ def test_local_handle_measures_in_process(inputs) -> None:
     assert _measure(student, "blocked_numpy", inputs).peak_bytes < 0.75 * LIMIT
 
 
-def test_a_skipped_measurement_is_not_passed(make_workspace) -> None:
-    """A grader's pytest.skip (the measurement unavailable) is a failed test worth 0 points."""
+@pytest.mark.parametrize("handle", ["remote", "local"])
+def test_a_measured_call_on_the_warm_up_s_inputs_is_refused(remote, inputs, handle) -> None:
+    """A grader's mistake that memoisation would pass is refused before anything runs."""
+    namespace: dict = {}
+    exec(compile(MODULE, "<memory probe>", "exec"), namespace)
+    student = remote if handle == "remote" else LocalStudent(namespace)
+    warm_up, _ = inputs
+    same = Call(*(a.copy() for a in warm_up.args))
+    with pytest.raises(ValueError, match="same inputs"):
+        student.full_numpy.peak_memory(warm_up, same)
+
+
+def test_hiding_clear_refs_in_the_worker_changes_nothing(make_workspace) -> None:
+    """The grading process resets the worker's high-water mark itself (/proc/PID/clear_refs),
+    so a learner's module that hides /proc/self/clear_refs inside the worker (which once made
+    the measurement unavailable there) neither stops nor changes it: the reference passes."""
     from transformer_kit import catalog as meta
     from transformer_kit import check as grading
 
     (exercise,) = [e for e in meta.load() if e.name == "flash_attention"]
     solution = exercise.solution.read_text(encoding="utf-8")
-    # a learner's module that hides /proc/self/clear_refs from the measurement
     hiding = textwrap.dedent(
         """
         import builtins
@@ -166,6 +180,4 @@ def test_a_skipped_measurement_is_not_passed(make_workspace) -> None:
     root = make_workspace({"flash_attention": solution + hiding})
     (result,) = grading.check(root, [exercise]).exercises
     (memory,) = [t for t in result.tests if "score matrix" in t.name]
-    assert not memory.passed and memory.score == 0
-    assert memory.message.startswith("not graded here:"), memory.message
-    assert not result.passed
+    assert memory.passed, memory.message

@@ -252,7 +252,9 @@ class Sandboxed:
             call=call,
             details=details,
             diagnosis="a crash in native code (ctypes, a bad index in an extension, unbounded "
-            "recursion with a raised recursion limit) or the process was killed",
+            "recursion with a raised recursion limit), an in-place write into an input array "
+            "through torch.from_numpy (inputs are read-only: use torch.tensor(x), a copy), or the "
+            "process was killed",
         )
 
     def _malformed(self, call: str) -> StudentFailed:
