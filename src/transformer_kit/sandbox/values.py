@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import ctypes
 import fcntl
+import functools
 import mmap
 import os
 import resource
@@ -181,6 +182,7 @@ def _map_sealed(libc: ctypes.CDLL, data: memoryview, address: int) -> None:
         os.close(fd)
 
 
+@functools.cache
 def _libc() -> ctypes.CDLL:
     libc = ctypes.CDLL(None, use_errno=True)
     libc.mmap.restype = ctypes.c_void_p
