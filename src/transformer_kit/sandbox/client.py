@@ -139,9 +139,9 @@ class Sandboxed:
         assert self.worker is not None
         if not self.ready:
             budget = channel.Budget(self.target.limits.import_seconds, self.worker.started)
+            importing = f"importing {self.target.label}"
             try:
-                body = self._receive_frame(self.worker, budget, f"importing {self.target.label}")
-                reply = self._read(body, call)
+                reply = self._read(self._receive_frame(self.worker, budget, importing), importing)
             except (StudentFailed, StudentRaised) as failure:
                 self.import_failure = failure
                 raise
@@ -173,7 +173,7 @@ class Sandboxed:
             if error.op == "callback":
                 what = (
                     f"called the function it was given with {error.size:,} bytes of arguments, "
-                    f"over the kit's limit of {protocol.MAX_CALLBACK:,} bytes per call"
+                    f"over the kit's limit of {protocol.MAX_CALLBACK:,} bytes a time"
                 )
                 raise self._callback_flood(call, what) from None
             raise self._malformed(call) from None
