@@ -63,6 +63,19 @@ def test_malformed_frames_are_rejected(body: bytes) -> None:
         protocol.unpack_body(body)
 
 
+def test_a_frame_is_refused_on_its_op_and_its_count_of_lists_before_it_is_decoded() -> None:
+    """A callback's size is known from its first bytes (the op comes first), and a frame of a
+    million empty lists, 3 MB of JSON that would take over 60 MB once decoded, is refused
+    unparsed; one list fewer than the limit is read."""
+    assert protocol.op_of(protocol.pack({"value": 1, "op": "callback"})[4:]) == "callback"
+    assert protocol.limit("callback") < protocol.limit("reply")
+    many = b'{"op":"reply","value":[' + b"[]," * protocol.MAX_CONTAINERS + b"[]]}"
+    with pytest.raises(protocol.ProtocolError, match="lists and objects"):
+        protocol.unpack_body(many)
+    fewer = b'{"op":"reply","value":[' + b"[]," * (protocol.MAX_CONTAINERS - 3) + b"[]]}"
+    assert len(protocol.unpack_body(fewer)["value"]) == protocol.MAX_CONTAINERS - 2
+
+
 def _failure(function, *args, **kwargs) -> Mismatch:
     with pytest.raises(Mismatch) as caught:
         function(*args, **kwargs)

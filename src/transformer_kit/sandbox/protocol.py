@@ -18,6 +18,9 @@ MAX_CALLBACK = 64 * 1024  # a worker's call of a grader's function: its argument
 OP_START = b'{"op":"'
 OP_LONGEST = 32  # characters of an op's name
 OP_PEEK = len(OP_START) + OP_LONGEST + 1  # a frame's first bytes that name its op
+# lists and objects in one frame at most: decoded, each costs ~20 times its 3 bytes of JSON, so a
+# 64 MiB frame of `[[],[],...]` would take 1.4 GB of the grading process before any check
+MAX_CONTAINERS = 1_000_000
 
 
 class ProtocolError(Exception):
@@ -64,6 +67,8 @@ def op_of(start: bytes) -> str:
 
 
 def unpack_body(body: bytes) -> dict[str, Any]:
+    if body.count(b"[") + body.count(b"{") > MAX_CONTAINERS:  # counted before any is made
+        raise ProtocolError(f"a frame of more than {MAX_CONTAINERS} lists and objects")
     try:
         message = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
