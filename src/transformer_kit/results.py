@@ -87,7 +87,8 @@ class ExerciseResult:
 @dataclass(frozen=True)
 class CheckResult:
     exercises: tuple[ExerciseResult, ...]
-    isolation: str = "basic"  # "full" (bubblewrap) or "basic" (isolation.py)
+    isolation: str = "basic"  # the level's name: "full" (bubblewrap) or "basic" (isolation.py)
+    limits: str = "watchdog"  # what enforced the limits: "cgroup" (the kernel) or "watchdog"
 
     @property
     def passed(self) -> bool:
@@ -105,6 +106,7 @@ class CheckResult:
         return {
             "kit_version": __version__,
             "isolation": self.isolation,
+            "limits": self.limits,
             "score": self.score,
             "max_score": self.max_score,
             "exercises": [e.to_json() for e in self.exercises],

@@ -28,6 +28,7 @@ from typing import Any
 from transformer_kit import __version__
 from transformer_kit.batch.executors import Executor, Task
 from transformer_kit.catalog import Exercise
+from transformer_kit.sandbox.isolation import Level
 from transformer_kit.storage import atomic_write
 
 MAX_FILE_BYTES = 1024**2  # a source file larger than this is not graded
@@ -299,7 +300,7 @@ def grade(
     exercises: Sequence[Exercise],
     out: Path,
     executor: Executor,
-    level: str,
+    level: Level,
     force: bool = False,
     on_result: Callable[[str, dict[str, Any], bool], None] | None = None,
 ) -> Outcome:
@@ -352,7 +353,7 @@ def _result_path(folder: Path, student: str) -> Path:
 
 
 def _previous(
-    folder: Path, submission: Submission, names: tuple[str, ...], level: str
+    folder: Path, submission: Submission, names: tuple[str, ...], level: Level
 ) -> dict[str, Any] | None:
     """The stored result of this very submission, when nothing that decides it changed."""
     try:
@@ -364,7 +365,7 @@ def _previous(
     unchanged = (
         document.get("submission_sha256") == submission.sha256
         and document.get("kit_version") == __version__
-        and document.get("isolation") == level
+        and document.get("isolation") == level.name
         and document.get("notes") == list(submission.notes)
         and tuple(e.get("name") for e in document.get("exercises", ())) == names
     )
@@ -379,7 +380,7 @@ def _json(document: Any) -> bytes:
 
 
 def _write_tables(
-    out: Path, results: Mapping[str, dict[str, Any]], exercises: Sequence[Exercise], level: str
+    out: Path, results: Mapping[str, dict[str, Any]], exercises: Sequence[Exercise], level: Level
 ) -> None:
     atomic_write(out / "grades.csv", grades_csv(results, exercises).encode("utf-8"))
     atomic_write(out / "summary.json", _json(summary(results, exercises, level)))
@@ -412,7 +413,7 @@ def grades_csv(results: Mapping[str, dict[str, Any]], exercises: Sequence[Exerci
 
 
 def summary(
-    results: Mapping[str, dict[str, Any]], exercises: Sequence[Exercise], level: str
+    results: Mapping[str, dict[str, Any]], exercises: Sequence[Exercise], level: Level
 ) -> dict[str, Any]:
     """summary.json: per exercise the mean, median, passes and the class's most frequent
     "likely mistake" lines; every student's totals."""
@@ -438,7 +439,7 @@ def summary(
         }
     return {
         "kit_version": __version__,
-        "isolation": level,
+        "isolation": level.name,
         "students": len(documents),
         "failed": [d["student"] for d in documents if "error" in d],
         "max_score": round(sum(e.points for e in exercises), 6),

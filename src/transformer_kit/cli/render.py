@@ -47,10 +47,20 @@ CHECK_AGAIN = "Edit the failing file, then run `kit check` again; `kit hint NAME
 SAVE_AGAIN = "Save the file to check it again; `kit hint NAME` gives a hint."
 
 
-BASIC_ISOLATION = (
-    "isolation: basic — install bubblewrap for full isolation (see the README's "
-    "'How grading stays honest')"
+WATCHDOG_LIMITS = (
+    "limits: watchdog — the kit polls your code's memory and processes; run it as root where "
+    "cgroups are mounted for the kernel to enforce them"
 )
+
+
+def _caveats(result: CheckResult) -> list[str]:
+    """One line each for an isolation level weaker than full and limits the kernel did not
+    enforce."""
+    from transformer_kit.sandbox import isolation
+
+    level = isolation.LEVELS.get(result.isolation)
+    caveats = [level.caveat] if level is not None and level.caveat else []
+    return caveats + ([WATCHDOG_LIMITS] if result.limits == "watchdog" else [])
 
 
 def check_report(
@@ -70,8 +80,8 @@ def check_report(
             f"[dim]Your code printed output during {_count(printing, 'test')}: "
             "`kit check --show-output` shows it.[/]"
         )
-    if result.isolation != "full":
-        out.print(f"[yellow]{escape(BASIC_ISOLATION)}[/]")
+    for caveat in _caveats(result):
+        out.print(f"[yellow]{escape(caveat)}[/]")
     passed = sum(e.passed for e in result.exercises)
     total = len(result.exercises)
     out.print()

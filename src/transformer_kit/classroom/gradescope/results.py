@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from transformer_kit.classroom import HIDDEN_VISIBILITY, VISIBILITIES
+from transformer_kit.sandbox import isolation
 
 DEFAULT_ROOT = Path("/autograder")
 ROOT_VARIABLE = "KIT_AUTOGRADER_ROOT"
@@ -289,8 +290,10 @@ def _summary(document: Mapping[str, Any], notes: Sequence[str]) -> str:
             for e in exercises
         ),
     ]
-    if document.get("isolation") == "basic":
-        lines += ["", "Graded with basic isolation: bubblewrap could not run on this machine."]
+    level = isolation.LEVELS.get(str(document.get("isolation")))
+    if level is not None and level.caveat:
+        lines += ["", f"Graded with {_md_text(level.caveat)}."]
+    lines += ["", f"Limits enforced by: {_md_text(str(document.get('limits', 'watchdog')))}."]
     return "\n".join(lines) + _notes_markdown(notes)
 
 

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from transformer_kit.batch.engine import Submission
     from transformer_kit.batch.executors import Executor
+    from transformer_kit.sandbox.isolation import Level
 
 SQLITE = "sqlite:///"
 RESULTS_FOLDER = "kit_grades"  # COURSE_DIR/kit_grades/<assignment>/: the batch engine's files
@@ -460,7 +461,7 @@ def autograde(
     students: Sequence[str],
     exercises: Sequence[meta.Exercise],
     executor: Executor,
-    level: str,
+    level: Level,
 ) -> tuple[list[Graded], list[str]]:
     """Grade the students' submissions of `assignment` and write the gradebook; also the names
     of the assignment's notebooks that are not kit exercises (left to nbgrader)."""
