@@ -31,6 +31,7 @@ OWN = Path("/proc/self/cgroup")
 V1_CONTROLLERS = ("memory", "pids")
 V2_CONTROLLERS = {"memory", "pids"}
 CGROUP, WATCHDOG = "cgroup", "watchdog"  # the limits' enforcers, as `--json` names them
+PREFIX = "kit-"  # a worker's group: kit-PID-RANDOM, PID the grading process's
 REMOVE_TRIES = 200  # looks at a group being emptied before giving up on removing it
 
 
@@ -110,7 +111,9 @@ def create(memory_bytes: int, processes: int) -> Cgroup | None:
     if place is None:
         return None
     v2, parents = place
-    name = f"kit-{os.getpid()}-{secrets.token_hex(4)}"
+    for parent in parents:
+        _sweep(parent)
+    name = f"{PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
     folders = tuple(parent / name for parent in parents)
     for folder in folders:
         folder.mkdir()
@@ -134,6 +137,16 @@ def create(memory_bytes: int, processes: int) -> Cgroup | None:
 def enforcer() -> str:
     """What enforces the workers' memory and process limits here: "cgroup" or "watchdog"."""
     return CGROUP if _place() is not None else WATCHDOG
+
+
+def _sweep(parent: Path) -> None:
+    """Remove the empty groups of grading processes that are gone (one killed with SIGKILL had
+    no time to remove its own); a group still holding processes stays."""
+    for folder in parent.glob(f"{PREFIX}*-*"):
+        pid = folder.name[len(PREFIX) :].split("-")[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            with contextlib.suppress(OSError):
+                folder.rmdir()
 
 
 def _write(path: Path, value: int, optional: bool = False) -> None:
