@@ -374,7 +374,7 @@ def test_import_time_limit_holds_through_the_cli(make_workspace) -> None:
 
 def _namespaces_available() -> bool:
     probe = (
-        "import sys; from transformer_kit import isolation; "
+        "import sys; from transformer_kit.sandbox import isolation; "
         "sys.exit(0 if isolation.enter([]) else 3)"
     )
     return subprocess.run([sys.executable, "-c", probe], timeout=30).returncode == 0

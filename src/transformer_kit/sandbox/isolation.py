@@ -258,7 +258,8 @@ def enter(inherited: Sequence[int]) -> bool:
             with contextlib.suppress(OSError):
                 os.close(fd)
         _leave_like(child)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # and with the process outside
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # and with the process outside,
+    os.setpgid(0, 0)  # which `os.kill(0, ...)` (a process group) from inside cannot reach
     libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None)
     libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
     return True

@@ -2,13 +2,13 @@
 
 A worker runs in its own session (no controlling terminal, its own process group) with limits on
 memory (RLIMIT_DATA, not RLIMIT_AS: torch reserves address space), output file size, open files,
-CPU time and core dumps; stdin is /dev/null and stdout/stderr go to a capped temporary file, never
-a pipe this process must drain. Its environment is a short allow-list, never this process's, and
-its working folder is private (full isolation: bubblewrap's size-capped tmpfs; basic: a temporary
-folder removed with it). While a call runs, a watchdog bounds the worker's whole process tree:
-resident memory (shared memory and children included, which RLIMIT_DATA does not see) and the
-number of processes. On Linux the grading process is a child subreaper, so daemons that leave the
-worker's session are reparented here and are killed with it.
+CPU time and core dumps, in a control group of its own where the kit may make one (cgroup.py),
+under a system-call filter (seccomp.py) and in a new, empty session keyring; stdin is /dev/null
+and stdout/stderr go to a capped memory file with no name, never a pipe this process must drain.
+Its environment is a short allow-list, never this process's, and its working folder is private
+(isolation.py's levels). While a call runs, a watchdog bounds the worker's whole process tree:
+resident memory and the number of processes. On Linux the grading process is a child subreaper,
+so daemons that leave the worker's session are reparented here and are killed with it.
 """
 
 from __future__ import annotations
