@@ -30,16 +30,17 @@ ALLOW_EVERYTHING = struct.pack("<HBBI", 0x06, 0, 0, 0x7FFF0000)  # BPF_RET|BPF_K
 MEBIBYTE = 1024**2
 
 
-def first_call(path: Path, level: isolation.Level) -> float:
-    """Seconds from starting a worker to the answer of its first call."""
+def first_call(path: Path, level: isolation.Level) -> tuple[float, float]:
+    """Seconds from starting a worker to the answer of its first call, and to stop it."""
     started = time.perf_counter()
     sandboxed = Sandboxed(Target("attention", path, sandbox.Limits(), level))
     try:
         sandboxed.begin_test(60.0)
         sandboxed.student().causal_mask(3)
-        return time.perf_counter() - started
+        answered = time.perf_counter()
     finally:
         sandboxed.close()
+    return answered - started, time.perf_counter() - answered
 
 
 def no_group(memory_bytes: int, processes: int) -> cgroup.Cgroup | None:
@@ -76,6 +77,7 @@ def main() -> None:
         "neither": (False, False),
     }
     times: dict[str, list[float]] = {name: [] for name in variants}
+    stops: dict[str, list[float]] = {name: [] for name in variants}
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "exercises" / "attention.py"
         path.parent.mkdir()
@@ -85,7 +87,9 @@ def main() -> None:
             for name, (group, rules) in variants.items():
                 cgroup.create = real_create if group else no_group
                 seccomp.program = real_program if rules else allow_everything
-                times[name].append(first_call(path, level))
+                answer, stop = first_call(path, level)
+                times[name].append(answer)
+                stops[name].append(stop)
         cgroup.create, seccomp.program = real_create, real_program
     groups = []
     if cgroup.enforcer() == cgroup.CGROUP:
@@ -99,6 +103,9 @@ def main() -> None:
     print(f"level {level.name}, limits by {cgroup.enforcer()}, {options.runs} runs each")
     print("spawn to first answer:")
     for name, seconds in times.items():
+        print("  " + summary(name, seconds))
+    print("stopping it (group: killing what is in it and removing it):")
+    for name, seconds in stops.items():
         print("  " + summary(name, seconds))
     print("parts:")
     if groups:
