@@ -121,11 +121,12 @@ SHARED_MEMORY = (
     + """
 libc.shmat.restype = ctypes.c_void_p
 libc.shmat.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
-size = SIZE
-segment = libc.shmget(0, ctypes.c_size_t(size), 0o1600)  # IPC_PRIVATE, IPC_CREAT | 0600
-address = libc.shmat(segment, None, 0)
-ctypes.memset(ctypes.c_void_p(address), 1, size)  # every page is resident now
-libc.shmdt(ctypes.c_void_p(address))  # detached: no process shows it any more
+CHUNK = 64 << 20
+for _ in range(SIZE // CHUNK):  # one segment at a time: no process ever holds more than CHUNK
+    segment = libc.shmget(0, ctypes.c_size_t(CHUNK), 0o1600)  # IPC_PRIVATE, IPC_CREAT | 0600
+    address = libc.shmat(segment, None, 0)
+    ctypes.memset(ctypes.c_void_p(address), 1, CHUNK)  # every page is resident now
+    libc.shmdt(ctypes.c_void_p(address))  # detached: no process shows it any more
 """
 )
 
@@ -136,8 +137,8 @@ def test_detached_shared_memory_counts_and_dies_with_the_worker(
     tmp_path: Path, size: int, phrase: str
 ) -> None:
     """3 GiB is over the 2 GiB limit: the kernel kills the worker (the watchdog sees no process
-    holding it). 256 MiB is under it: the worker answers wrongly, and the segment goes with its
-    IPC namespace. Either way the machine's shared memory is as it was."""
+    holding more than 64 MiB of it). 256 MiB is under it: the worker answers wrongly, and the
+    segments go with its IPC namespace. Either way the machine's shared memory is as it was."""
     root = _workspace(tmp_path, SHARED_MEMORY.replace("SIZE", str(size)) + WRONG)
     segments = subprocess.run(["ipcs", "-m"], capture_output=True, text=True).stdout
     before = _shmem_bytes()

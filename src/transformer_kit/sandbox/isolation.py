@@ -171,6 +171,15 @@ def named(name: str) -> Level:
 def choose() -> Level:
     """The level `kit` grades at: the best this machine offers; KIT_ISOLATION=NAME chooses one
     (which then fails loudly where the machine does not offer it)."""
+    from transformer_kit.sandbox import seccomp  # the grading process's side only
+
+    try:
+        seccomp.program()  # every level needs the system-call filter
+    except (ImportError, OSError, RuntimeError) as error:
+        raise IsolationUnavailable(
+            f"the worker's system-call filter cannot be built here ({error}): install libseccomp "
+            "(apt-get install libseccomp2, dnf install libseccomp) and pyseccomp"
+        ) from None
     wanted = os.environ.get("KIT_ISOLATION", "").strip().lower()
     if not wanted:
         return next(level() for level in LEVELS.values() if level.offered())
