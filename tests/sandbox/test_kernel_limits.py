@@ -104,6 +104,15 @@ def test_a_level_is_found_by_its_name_and_chosen_in_one_place(
 # ---- the limits' enforcer in --json and the report ------------------------------------------
 
 
+def test_the_report_says_what_was_weaker_than_the_best() -> None:
+    from transformer_kit.cli import render
+    from transformer_kit.results import CheckResult
+
+    assert render._caveats(CheckResult((), "full", "cgroup")) == []
+    weaker = render._caveats(CheckResult((), "basic", "watchdog"))
+    assert [line.split(":")[0] for _, line in weaker] == ["isolation", "limits"]
+
+
 @pytest.mark.skipif(not ROOT or cgroup.enforcer() != "cgroup", reason="cgroups need root")
 def test_json_and_report_say_the_kernel_enforces_the_limits(tmp_path: Path) -> None:
     root = _workspace(tmp_path, solution_source(EXERCISE))

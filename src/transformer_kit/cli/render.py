@@ -48,19 +48,19 @@ SAVE_AGAIN = "Save the file to check it again; `kit hint NAME` gives a hint."
 
 
 WATCHDOG_LIMITS = (
-    "limits: watchdog — the kit polls your code's memory and processes; run it as root where "
-    "cgroups are mounted for the kernel to enforce them"
+    "limits: enforced by the kit's watchdog (as root, where cgroups are mounted, the kernel "
+    "enforces them)"
 )
 
 
-def _caveats(result: CheckResult) -> list[str]:
-    """One line each for an isolation level weaker than full and limits the kernel did not
-    enforce."""
-    from transformer_kit.sandbox import isolation
+def _caveats(result: CheckResult) -> list[tuple[str, str]]:
+    """(style, line): the isolation level when weaker than full, and what enforced the limits
+    when it was not the kernel."""
+    from transformer_kit.sandbox import cgroup, isolation
 
     level = isolation.LEVELS.get(result.isolation)
-    caveats = [level.caveat] if level is not None and level.caveat else []
-    return caveats + ([WATCHDOG_LIMITS] if result.limits == "watchdog" else [])
+    caveats = [("yellow", level.caveat)] if level is not None and level.caveat else []
+    return caveats + ([("dim", WATCHDOG_LIMITS)] if result.limits != cgroup.CGROUP else [])
 
 
 def check_report(
@@ -80,8 +80,8 @@ def check_report(
             f"[dim]Your code printed output during {_count(printing, 'test')}: "
             "`kit check --show-output` shows it.[/]"
         )
-    for caveat in _caveats(result):
-        out.print(f"[yellow]{escape(caveat)}[/]")
+    for style, caveat in _caveats(result):
+        out.print(f"[{style}]{escape(caveat)}[/]")
     passed = sum(e.passed for e in result.exercises)
     total = len(result.exercises)
     out.print()
