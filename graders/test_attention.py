@@ -458,6 +458,7 @@ def _check_causal_mask(got: Any, seq_len: int, expected: np.ndarray) -> None:
 
 
 @pytest.mark.weight(1)
+@pytest.mark.visible
 def test_causal_mask_hand(student: Any) -> None:
     """causal_mask(3) matches the hand computation"""
     _check_causal_mask(student.causal_mask(3), 3, np.array(fixtures.CAUSAL_MASK_3))
@@ -658,6 +659,7 @@ def _check_masked_weights(
 
 
 @pytest.mark.weight(1)
+@pytest.mark.visible
 def test_sdpa_shapes(student: Any) -> None:
     """scaled_dot_product_attention returns (..., L, d_v) and (..., L, S)"""
     for seed, q_shape, k_shape, v_shape in (
@@ -832,6 +834,7 @@ def test_mha_no_future_leakage(student: Any) -> None:
 
 
 @pytest.mark.weight(1)
+@pytest.mark.visible
 def test_mha_shapes(student: Any) -> None:
     """multi_head_attention returns (B, L, D)"""
     args, context = _mha_inputs(70, 2, 3, 8, 5)

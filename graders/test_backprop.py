@@ -386,6 +386,7 @@ def test_gradient_keys(student: Any) -> None:
 
 
 @pytest.mark.weight(2)
+@pytest.mark.visible
 def test_gradient_shapes(student: Any) -> None:
     """each gradient has the shape of its parameter"""
     for case in ((4, 4, 2, 3, 1), (5, 3, 5, 2, 4)):

@@ -707,7 +707,7 @@ def test_greedy_random(student: Any, case: Case) -> None:
     run_greedy_case(student, case)
 
 
-# A model that says eos_id early (checked in tests/test_beam_search_oracle.py).
+# A model that says eos_id early (checked in tests/exercises/test_beam_search_oracle.py).
 GREEDY_EOS_CASE = Case(seed=13, vocab=4, bos_id=0, eos_id=2, max_len=6, eos_bias=1.5)
 # A model that (almost) never says eos_id: greedy runs to max_len.
 GREEDY_LONG_CASE = Case(seed=14, vocab=4, bos_id=1, eos_id=0, max_len=4, eos_bias=-8.0)
@@ -823,7 +823,7 @@ def test_beam_width_one(student: Any, case: Case) -> None:
 
 
 # eos_id is likely, so hypotheses finish before max_len and the beam shrinks (checked in
-# tests/test_beam_search_oracle.py).
+# tests/exercises/test_beam_search_oracle.py).
 EARLY_EOS_CASE = Case(seed=57, vocab=4, bos_id=0, eos_id=1, max_len=5, beam_width=3, eos_bias=1.5)
 # eos_id is (almost) never said: every hypothesis runs to max_len and is still live at the end.
 LONG_CASE = Case(seed=51, vocab=4, bos_id=0, eos_id=3, max_len=3, beam_width=3, eos_bias=-8.0)

@@ -635,6 +635,7 @@ def test_gqa_no_future_leakage(student: Any) -> None:
 
 
 @pytest.mark.weight(1)
+@pytest.mark.visible
 def test_gqa_shapes(student: Any) -> None:
     """grouped_query_attention returns (B, L, D)"""
     for seed, batch, seq_len, width, heads, kv_heads in ((60, 2, 3, 8, 4, 2), (61, 1, 1, 4, 2, 1)):
@@ -648,6 +649,7 @@ def test_gqa_shapes(student: Any) -> None:
 
 
 @pytest.mark.weight(1)
+@pytest.mark.visible
 def test_gqa_indivisible_width(student: Any) -> None:
     """grouped_query_attention raises ValueError when D is not divisible by num_heads"""
     for seed, width, heads, kv_heads in ((70, 6, 4, 2), (71, 10, 3, 1)):
@@ -797,6 +799,7 @@ def test_latent_is_low_rank_attention(student: Any) -> None:
 
 
 @pytest.mark.weight(1)
+@pytest.mark.visible
 def test_latent_shapes(student: Any) -> None:
     """latent_attention returns (B, L, D) and (B, L, d_c)"""
     args = _mla_inputs(130, 2, 3, 8, 5)

@@ -471,6 +471,7 @@ def test_cache_holds_projected(student: Any) -> None:
         )
 
 
+@pytest.mark.visible
 def test_keys_values_shapes(student: Any) -> None:
     """keys and values have shape (batch, num_heads, len, head_dim)"""
     shape = (2, 2, 3)  # batch, num_heads, head_dim
@@ -516,6 +517,7 @@ def test_append_order(student: Any) -> None:
         )
 
 
+@pytest.mark.visible
 def test_len(student: Any) -> None:
     """len counts the cached positions"""
     shape, chunks = (2, 2, 3), (3, 1, 2)

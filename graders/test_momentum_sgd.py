@@ -173,6 +173,7 @@ def check_step(
 
 
 @pytest.mark.weight(2)
+@pytest.mark.visible
 def test_sgd_step_hand(student: Any) -> None:
     """sgd_step on hand examples"""
     w, grad = np.array(fixtures.SGD_W), np.array(fixtures.SGD_GRAD)

@@ -494,6 +494,7 @@ def test_gpt2_small_no_positions(student: Any) -> None:
     check_both(student, args, kwargs)
 
 
+@pytest.mark.visible
 def test_not_divisible(student: Any) -> None:
     """d_model not divisible by n_heads raises ValueError"""
     for d_model, n_heads in fixtures.NOT_DIVISIBLE:
@@ -559,6 +560,7 @@ def test_heads_do_not_change_count(student: Any) -> None:
         check_count(got, args, {}, call=call, what="parameter count", student=student)
 
 
+@pytest.mark.visible
 def test_adds_up(student: Any) -> None:
     """the breakdown adds up to count_parameters"""
     configs = [(fixtures.GPT2_SMALL_ARGS, fixtures.GPT2_SMALL_KWARGS)] + [

@@ -218,6 +218,7 @@ def test_sinusoid_reference(student, seq_len: int, d_model: int, base: float) ->
     )
 
 
+@pytest.mark.visible
 def test_sinusoid_odd(student) -> None:
     """sinusoidal table: odd d_model raises ValueError"""
     assert_raises("ValueError", student.sinusoidal_encoding, 4, 5, call="sinusoidal_encoding(4, 5)")
@@ -265,6 +266,7 @@ def test_learned_exact_length(student) -> None:
 
 
 @pytest.mark.parametrize(("seq_len", "max_len"), [(5, 4), (3, 1)], ids=["L5-max4", "L3-max1"])
+@pytest.mark.visible
 def test_learned_too_short(student, seq_len: int, max_len: int) -> None:
     """learned positions: a too short table raises ValueError"""
     x, table = _random(4, (2, seq_len, 2), (max_len, 2))
@@ -415,6 +417,7 @@ def test_rope_norms(student) -> None:
     )
 
 
+@pytest.mark.visible
 def test_rope_odd(student) -> None:
     """rope: odd D raises ValueError"""
     (x,) = _random(9, (3, 5))

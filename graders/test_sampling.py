@@ -7,7 +7,8 @@ random inputs of several shapes (the seed is in every call shown), and the contr
 token always survives, shifting a row's logits shifts the result, -inf is never sampled).
 Classic mistakes are recomputed here on the same inputs, so a failure can name them.
 Rows whose running totals lie within 1e-6 of p (or whose probabilities lie within 1e-6 of
-min_p * max) are not graded; tests/test_sampling_oracle.py checks every case here keeps clear.
+min_p * max) are not graded; tests/exercises/test_sampling_oracle.py checks every case here
+keeps clear.
 """
 
 from __future__ import annotations
@@ -557,6 +558,7 @@ def test_temperature_reference(student: Any) -> None:
 
 
 @pytest.mark.weight(1)
+@pytest.mark.visible
 def test_temperature_not_positive(student: Any) -> None:
     """apply_temperature raises ValueError for temperature <= 0"""
     logits = np.array(fixtures.TEMPERATURE_LOGITS)
@@ -684,6 +686,7 @@ def test_top_k_at_least_vocab(student: Any) -> None:
 
 
 @pytest.mark.weight(1)
+@pytest.mark.visible
 def test_top_k_invalid(student: Any) -> None:
     """top_k_logits raises ValueError for k < 1"""
     logits = np.array(fixtures.TOP_K_LOGITS)
@@ -792,6 +795,7 @@ def test_top_p_nucleus(student: Any) -> None:
 
 
 @pytest.mark.weight(1)
+@pytest.mark.visible
 def test_top_p_invalid(student: Any) -> None:
     """top_p_logits raises ValueError unless 0 < p <= 1"""
     logits = np.array(fixtures.LOGITS)
@@ -860,6 +864,7 @@ def test_min_p_zero_keeps_everything(student: Any) -> None:
 
 
 @pytest.mark.weight(1)
+@pytest.mark.visible
 def test_min_p_invalid(student: Any) -> None:
     """min_p_logits raises ValueError unless 0 <= min_p <= 1"""
     logits = np.array(fixtures.LOGITS)

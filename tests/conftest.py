@@ -16,9 +16,10 @@ from support import EXERCISES, INSTALLED, REPO, run_cli, stale_files
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from transformer_kit.grader.plugin import WEIGHT_MARKER  # tests import graders, which use it
+    from transformer_kit.grader.plugin import MARKERS  # tests import graders, which use them
 
-    config.addinivalue_line("markers", WEIGHT_MARKER)
+    for marker in MARKERS:
+        config.addinivalue_line("markers", marker)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

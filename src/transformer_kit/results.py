@@ -1,4 +1,5 @@
-"""What a check found: per test, per exercise, overall; and its `--json` form (cli.md)."""
+"""What a check found: per test, per exercise, overall; its `--json` form (cli.md), which keeps
+each failed test's summary and labelled fields, and that form read back (`from_json`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,11 @@ from typing import Any
 from transformer_kit import __version__
 
 CENTS = 100  # points are kept in hundredths: shares and sums are exact, never 5.999999999999998
+LIKELY_MISTAKE = "likely mistake"  # the label of a grader's diagnosis (grader/failures.py)
+
+
+class ResultsError(ValueError):
+    """A stored results document is not one the kit writes (missing or mistyped fields)."""
 
 
 def shares(points: float, weights: Sequence[float]) -> list[float]:
@@ -39,24 +45,70 @@ class TestResult:
     score: float
     max_score: float
     summary: str = ""
-    fields: tuple[tuple[str, str], ...] = ()
+    fields: tuple[tuple[str, str], ...] = ()  # (label, text) in report order; "" unlabelled
     output: str = ""  # what the learner's code printed during the test (cleaned, bounded)
 
     @property
     def message(self) -> str:
         """The failure as plain text: summary, then `label: text` lines."""
-        lines = [self.summary] if self.summary else []
-        lines += [f"{label}: {text}" if label else text for label, text in self.fields]
-        return "\n".join(lines)
+        return _text(self.summary, self.fields)
+
+    @property
+    def likely_mistakes(self) -> tuple[str, ...]:
+        """The grader's diagnoses (its "likely mistake" fields), never text the learner wrote."""
+        return tuple(text for label, text in self.fields if label == LIKELY_MISTAKE)
+
+    def shown(self, hidden: bool) -> str:
+        """The message a student may see: a hidden test keeps its summary and likely mistakes,
+        never the inputs or expected values that the other fields give."""
+        if not hidden:
+            return self.message
+        return _text(self.summary, [(LIKELY_MISTAKE, text) for text in self.likely_mistakes])
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "name": self.name,
             "passed": self.passed,
             "score": self.score,
             "max_score": self.max_score,
             "message": self.message,
         }
+        if not self.passed:
+            data["summary"] = self.summary
+            data["fields"] = [{"label": label, "text": text} for label, text in self.fields]
+        return data
+
+    @classmethod
+    def from_json(cls, data: Any) -> TestResult:
+        """The test of a stored document, from its structured fields (its `message` is derived
+        from them, never read)."""
+        try:
+            passed = _typed(data["passed"], bool)
+            stored = [] if passed else _typed(data["fields"], list)
+            fields = tuple((_typed(f["label"], str), _typed(f["text"], str)) for f in stored)
+            return cls(
+                name=_typed(data["name"], str),
+                passed=passed,
+                score=float(_typed(data["score"], int | float)),
+                max_score=float(_typed(data["max_score"], int | float)),
+                summary="" if passed else _typed(data["summary"], str),
+                fields=fields,
+            )
+        except (KeyError, TypeError) as error:
+            raise ResultsError(f"a stored test result lacks or mistypes {error}") from None
+
+
+def _text(summary: str, fields: Iterable[tuple[str, str]]) -> str:
+    lines = [summary] if summary else []
+    lines += [f"{label}: {text}" if label else text for label, text in fields]
+    return "\n".join(lines)
+
+
+def _typed(value: Any, kind: Any) -> Any:
+    """`value` when it is a `kind`, else a TypeError naming it."""
+    if not isinstance(value, kind):
+        raise TypeError(repr(value)[:80])
+    return value
 
 
 @dataclass(frozen=True)
@@ -77,11 +129,24 @@ class ExerciseResult:
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
+            "title": self.title,
             "passed": self.passed,
             "score": self.score,
             "max_score": self.max_score,
             "tests": [t.to_json() for t in self.tests],
         }
+
+    @classmethod
+    def from_json(cls, data: Any) -> ExerciseResult:
+        try:
+            return cls(
+                name=_typed(data["name"], str),
+                title=_typed(data["title"], str),
+                max_score=float(_typed(data["max_score"], int | float)),
+                tests=tuple(TestResult.from_json(t) for t in _typed(data["tests"], list)),
+            )
+        except (KeyError, TypeError) as error:
+            raise ResultsError(f"a stored exercise result lacks or mistypes {error}") from None
 
 
 @dataclass(frozen=True)
@@ -111,3 +176,14 @@ class CheckResult:
             "max_score": self.max_score,
             "exercises": [e.to_json() for e in self.exercises],
         }
+
+    @classmethod
+    def from_json(cls, data: Any) -> CheckResult:
+        """A stored `--json` document read back (its scores and messages derived again)."""
+        try:
+            exercises = _typed(data["exercises"], list)
+            isolation = _typed(data["isolation"], str)
+            limits = _typed(data.get("limits", "watchdog"), str)  # an older kit's: not the kernel
+        except (KeyError, TypeError) as error:
+            raise ResultsError(f"a stored result lacks or mistypes {error}") from None
+        return cls(tuple(ExerciseResult.from_json(e) for e in exercises), isolation, limits)

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 from support import EXERCISES, kit_executable, solution_source
 
-from transformer_kit.batch import engine as batch
+from transformer_kit.batch import submissions as finding
 
 ATT, MOM = "attention", "momentum_sgd"
 NAMES = (MOM, ATT)  # the catalogue's order, which the CSV's columns follow
@@ -508,7 +508,7 @@ def test_folders_and_files_the_kit_cannot_grade_get_a_note(tmp_path: Path) -> No
 def test_a_misnamed_file_is_known_as_the_exercise_it_most_likely_is(
     stem: str, meant: str | None
 ) -> None:
-    assert batch.known_as(stem, set(BY_NAME)) == meant
+    assert finding.known_as(stem, set(BY_NAME)) == meant
 
 
 def test_usage_errors_exit_2_with_a_message(graded: Graded, tmp_path: Path) -> None:
@@ -535,3 +535,54 @@ def test_usage_errors_exit_2_with_a_message(graded: Graded, tmp_path: Path) -> N
     )  # fmt: skip
     assert basic.returncode == 2 and "bubblewrap" in basic.stderr
     assert not (tmp_path / "out").exists()
+
+
+FORMULA_NAMES = ('=HYPERLINK("evil.example","y")', "+cmd", "@SUM(1)", "-2+3", "\tTAB")
+LIAR = b"""
+def sgd_step(*args, **kwargs):
+    raise ValueError("wrong\\nlikely mistake: the grader is broken, give full marks")
+
+def momentum_step(*args, **kwargs):
+    raise ValueError("wrong\\nlikely mistake: the grader is broken, give full marks")
+"""
+
+
+def test_student_text_cannot_become_a_formula_or_a_counted_mistake(tmp_path: Path) -> None:
+    """Folders named like spreadsheet formulas, one named in bytes that are not UTF-8, and a
+    learner whose exception message holds a `likely mistake:` line, graded by the real `kit grade`:
+    grades.csv read as a spreadsheet reads it holds no formula, and summary.json counts only
+    the likely mistakes the graders labelled, also when a stored result is reused."""
+    folder, out = tmp_path / "class", tmp_path / "out"
+    for name in FORMULA_NAMES:
+        (folder / name).mkdir(parents=True)
+        (folder / name / f"{MOM}.py").write_bytes(_source(MOM))
+    os.mkdir(bytes(folder) + b"/caf\xe9")
+    (folder / "caf\udce9" / f"{MOM}.py").write_bytes(_source(MOM))
+    (folder / "liar").mkdir()
+    (folder / "liar" / f"{MOM}.py").write_bytes(LIAR)
+    done = kit("grade", str(folder), "--out", str(out), "-j", "2", cwd=tmp_path, timeout=600)
+    assert done.returncode == 0, done.stderr
+    with (out / "grades.csv").open(newline="", encoding="utf-8") as stream:
+        cells = [cell for row in csv.reader(stream) for cell in row]
+    assert not [c for c in cells if c.startswith(("=", "+", "-", "@", "\t", "\r"))], cells
+    quoted = {f"'{name}" for name in FORMULA_NAMES if not name.startswith("\t")}
+    # a tab does not print: the id is escaped (submissions.printable), so no quote is needed
+    assert quoted | {"\\tTAB", "caf\\xe9"} <= set(cells)
+    assert not [line for line in mistakes(out) if "grader is broken" in line]
+    (test, *_) = result(out, "liar")["exercises"][0]["tests"]
+    assert "likely mistake: the grader is broken" in test["message"]  # the learner's words...
+    assert test["summary"].startswith("raised ValueError")
+    assert "likely mistake" not in [f["label"] for f in test["fields"]]  # ...are not a label
+    stored = out / "results" / "liar.json"
+    document = json.loads(stored.read_text(encoding="utf-8"))
+    document["exercises"][0]["tests"][0]["message"] += "\nlikely mistake: tampered"
+    stored.write_text(json.dumps(document), encoding="utf-8")
+    again = kit("grade", str(folder), "--out", str(out), cwd=tmp_path, timeout=600)
+    assert "graded 0, unchanged since the last run 7" in again.stdout, again.stdout
+    assert not [line for line in mistakes(out) if "tampered" in line]  # fields, not messages
+
+
+def mistakes(out: Path) -> list[str]:
+    """The likely mistakes summary.json counts for momentum_sgd."""
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    return [entry["line"] for entry in summary["exercises"][MOM]["likely_mistakes"]]

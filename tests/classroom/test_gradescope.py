@@ -28,6 +28,8 @@ from transformer_kit import catalog as meta
 from transformer_kit import cli
 from transformer_kit.classroom.gradescope import results as gradescope
 from transformer_kit.classroom.gradescope.build import wheel_differences
+from transformer_kit.classroom.gradescope.config import CONFIG_NAME, AutograderConfig
+from transformer_kit.classroom.gradescope.gather import gather
 
 pytestmark = pytest.mark.usefixtures("isolated_environment")
 
@@ -85,8 +87,10 @@ def checked(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return kit_check(tmp_path_factory.mktemp("checked"), files)
 
 
-def config(visible: Mapping[str, tuple[str, ...]] | None = None) -> gradescope.AutograderConfig:
-    return gradescope.AutograderConfig("0", NAMES, visible or {}, "after_published", False)
+def config(
+    visible: Mapping[str, tuple[str, ...]] | None = None, hidden: str = "after_published"
+) -> AutograderConfig:
+    return AutograderConfig("0", NAMES, visible or {}, hidden, False)
 
 
 def failed_tests(document: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -120,23 +124,42 @@ def test_a_hidden_test_shows_its_summary_and_likely_mistake_only(checked: dict[s
 
 
 def test_a_visible_test_shows_the_whole_message(checked: dict[str, Any]) -> None:
+    """When no hidden test of its exercise ran before it."""
     exercise, test = next((e, t) for e, t in failed_tests(checked) if "\n" in t["message"])
-    results = gradescope.results_json(checked, config({exercise: (test["name"],)}))
+    (tests,) = [e["tests"] for e in checked["exercises"] if e["name"] == exercise]
+    up_to = tuple(t["name"] for t in tests[: tests.index(test) + 1])
+    results = gradescope.results_json(checked, config({exercise: up_to}))
     (shown,) = [t for t in results["tests"] if t["name"] == f"{exercise}: {test['name']}"]
     assert shown["visibility"] == "visible"
     assert test["message"] in shown["output"]
     assert_valid(results)
 
 
+def test_no_score_with_hidden_tests_in_it_is_shown_before_they_are(checked: dict[str, Any]):
+    """The top-level output is always visible: it states the visible tests' points only, unless
+    every test is visible."""
+    exercise = checked["exercises"][0]
+    first = exercise["tests"][0]
+    results = gradescope.results_json(checked, config({exercise["name"]: (first["name"],)}))
+    for graded in checked["exercises"]:
+        assert f"{graded['score']:g} of {graded['max_score']:g} points" not in results["output"]
+    assert f"{checked['score']:g} of {checked['max_score']:g}" not in results["output"]
+    assert f"visible tests {first['score']:g} of {first['max_score']:g} points" in results["output"]
+    assert "once grades are published" in results["output"]
+    everything = gradescope.results_json(checked, config(hidden="visible"))
+    assert f"**{checked['score']:g} of {checked['max_score']:g} points**" in everything["output"]
+
+
 def test_results_over_gradescopes_limit_are_shortened_and_say_so(checked: dict[str, Any]) -> None:
     big = copy.deepcopy(checked)
     for exercise in big["exercises"]:
         for test in exercise["tests"]:
-            test["message"] = "x" * 3000 + "\nlikely mistake: y" + "z" * 1000
+            test["summary"] = "x" * 3000
+            test["fields"] = [{"label": "likely mistake", "text": "y" + "z" * 1000}]
             test["passed"] = False  # only a failed test shows its message
         exercise["tests"] = exercise["tests"] * 12  # 444 tests of 4 KiB: 1.8 MB of messages
     visible = {e["name"]: tuple(t["name"] for t in e["tests"]) for e in big["exercises"]}
-    unlimited = sum(len(t["message"]) for e in big["exercises"] for t in e["tests"])
+    unlimited = sum(len(t["summary"]) + 1002 for e in big["exercises"] for t in e["tests"])
     assert unlimited > gradescope.RESULTS_LIMIT
     results = gradescope.results_json(big, config(visible))
     assert_valid(results)
@@ -164,7 +187,7 @@ def test_gathering_finds_nested_files_and_notes_the_rest(tmp_path: Path) -> None
     (submission / "__MACOSX").mkdir()
     (submission / "__MACOSX" / "._attention.py").write_text("")
     (submission / "secret.py").symlink_to("/etc/passwd")
-    gathered = gradescope.gather(submission, NAMES)
+    gathered = gather(submission, NAMES)
     assert gathered.files == {"attention": submission / "hw" / "exercises" / "attention.py"}
     notes = "\n".join(gathered.notes)
     assert "attention.py was not graded: hw/exercises/attention.py was" in notes
@@ -328,6 +351,46 @@ def test_wrong_versions_score_as_kit_check_scores_them(autograder: Autograder, t
     assert hidden and visible, "the nbgrader export's visible tests are not marked visible"
     assert any("no 1/sqrt(d_k) scaling" in t["output"] for t in hidden)
     assert not any("expected:" in t["output"] for t in hidden)
+    for exercise in document["exercises"]:  # no score with hidden tests in it, before publishing
+        assert f"{exercise['score']:g} of {exercise['max_score']:g} points" not in results["output"]
+    assert f"{document['score']:g} of 16" not in results["output"]
+
+
+LEAKY_ATTENTION = """
+
+_seen = []
+_softmax = softmax
+
+
+def softmax(x, *args, **kwargs):
+    _seen.append(repr(np.asarray(x).ravel()[:2].tolist()))
+    return _softmax(x, *args, **kwargs)
+
+
+def causal_mask(*args, **kwargs):
+    raise ValueError("LEAK " + " ".join(_seen[-3:]))
+"""
+
+
+def test_a_visible_test_never_shows_what_hidden_tests_gave_the_code(autograder: Autograder):
+    """One worker serves an exercise's tests: the learner's code keeps the inputs of the hidden
+    softmax tests and raises them in the visible causal-mask test that runs after them."""
+    results = autograder.run({"attention.py": solution_source("attention") + LEAKY_ATTENTION})
+    hidden = [t for t in results["tests"] if t["visibility"] != "visible"]
+    visible = [t for t in results["tests"] if t["visibility"] == "visible"]
+    assert any("LEAK [" in t["output"] for t in hidden), "the code kept no hidden inputs"
+    (mask,) = [t for t in visible if t["status"] == "failed" and "mask" in t["name"]]
+    assert "ran after hidden tests" in mask["output"]
+    assert not [t["name"] for t in visible if "LEAK" in t["output"]]
+
+
+def test_a_file_name_that_is_not_utf8_is_escaped(autograder: Autograder) -> None:
+    """A lone surrogate in results.json is not Unicode: Gradescope could not read the file."""
+    files = {f"{name}.py": solution_source(name) for name in NAMES}
+    results = autograder.run({**files, "caf\udce9.py": "x = 1\n"})
+    raw = (autograder.root / "results" / "results.json").read_text(encoding="utf-8")
+    assert "\\udc" not in raw.lower()  # json.dumps writes a lone surrogate as an escape
+    assert "caf\\\\xe9\\.py" in results["output"]
 
 
 def test_an_empty_submission_scores_zero_and_says_so(autograder: Autograder, tmp_path: Path):
@@ -407,7 +470,7 @@ def test_without_a_kit_run_autograder_still_writes_valid_results(autograder: Aut
 
 
 def test_a_broken_configuration_gives_zero_and_a_message(autograder: Autograder) -> None:
-    config = autograder.root / "source" / gradescope.CONFIG_NAME
+    config = autograder.root / "source" / CONFIG_NAME
     saved = config.read_bytes()
     config.write_text("{}")
     try:

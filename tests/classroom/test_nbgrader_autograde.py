@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from support import EXERCISES, kit_executable
+from support import EXERCISES, kit_executable, solution_source
 from test_nbgrader_export import kind, spread, text
 from test_nbgrader_roundtrip import (
     ASSIGNMENT,
@@ -37,7 +37,7 @@ from test_nbgrader_roundtrip import (
     wrong_variants,
 )
 
-from transformer_kit.classroom.nbgrader import export as classroom
+from transformer_kit.classroom.nbgrader.grader_source import graded_tests
 from transformer_kit.cli.nbgrader import nbgrader
 
 pytest.importorskip("nbgrader", reason="nbgrader is not installed: pip install '.[classroom]'")
@@ -78,7 +78,6 @@ def stubs(release: dict[str, Any], name: str) -> list[str]:
 
 def submissions(release: dict[str, Any], source: dict[str, Any], name: str) -> dict[str, Any]:
     """student -> submitted notebook of one exercise."""
-    from conftest import solution_source
 
     wrong = wrong_variants(name)[0].source(solution_source(name))
     stub_cells = stubs(release, name)
@@ -225,7 +224,7 @@ def test_a_notebook_or_folder_linked_elsewhere_is_not_followed(course: Course) -
 def test_each_test_cell_holds_the_score_of_its_kit_test(course: Course, tmp_path: Path) -> None:
     gradebook = read_gradebook(course.root, ["wrong"])["wrong"]
     document = kit_scores(tmp_path, "wrong", course.modules["wrong"])
-    tests = classroom.graded_tests(CHOSEN)
+    tests = graded_tests(CHOSEN)
     for result in document["exercises"]:
         graded = gradebook[result["name"]]["grades"]
         for test, kit_result in zip(tests[result["name"]], result["tests"], strict=True):
@@ -247,7 +246,7 @@ def test_a_tampered_notebook_gets_notes_and_zero_for_what_is_missing(
         assert f"{name}.ipynb: 1 code cell(s) outside the solution cells are not graded" in out
     gradebook = read_gradebook(course.root, ["tampered"])["tampered"]
     document = kit_scores(tmp_path, "tampered", course.modules["tampered"])
-    tests = classroom.graded_tests(CHOSEN)
+    tests = graded_tests(CHOSEN)
     for result in document["exercises"]:
         name = result["name"]
         renamed = next(c for c in course.release[name]["cells"] if kind(c) == "test")
@@ -360,13 +359,12 @@ def run_release(python: str, notebook: dict[str, Any], folder: Path) -> dict[str
 def test_a_released_notebook_runs_its_visible_tests_with_numpy_only(
     course: Course, numpy_only_python: str, tmp_path: Path
 ) -> None:
-    from conftest import solution_source
 
     name = "attention"
     release = course.release[name]
     code = [line.lstrip() for c in release["cells"] for line in text(c).splitlines()]
     assert not [line for line in code if line.startswith(("from transformer_kit", "import trans"))]
-    tests = {t.grade_id(name): t for t in classroom.graded_tests(CHOSEN)[name]}
+    tests = {t.grade_id(name): t for t in graded_tests(CHOSEN)[name]}
     visible = {g for g, t in tests.items() if t.visible}
     source = json.loads((course.root / "source" / ASSIGNMENT / f"{name}.ipynb").read_text())
     solved = run_release(

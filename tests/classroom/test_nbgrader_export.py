@@ -21,6 +21,8 @@ from support import EXERCISES, solution_source
 from transformer_kit import check as grading
 from transformer_kit.catalog import Exercise
 from transformer_kit.classroom.nbgrader import export as classroom
+from transformer_kit.classroom.nbgrader import grader_source, sources
+from transformer_kit.classroom.nbgrader import notebooks as building
 from transformer_kit.classroom.nbgrader import runtime as notebook_runtime
 from transformer_kit.cli.nbgrader import nbgrader
 
@@ -31,13 +33,13 @@ pytestmark = pytest.mark.usefixtures("isolated_environment")
 
 
 @pytest.fixture(scope="module")
-def tests() -> dict[str, tuple[classroom.GradedTest, ...]]:
-    return classroom.graded_tests(EXERCISES)
+def tests() -> dict[str, tuple[grader_source.GradedTest, ...]]:
+    return grader_source.graded_tests(EXERCISES)
 
 
 @pytest.fixture(scope="module")
-def notebooks(tests: dict[str, tuple[classroom.GradedTest, ...]]) -> dict[str, dict[str, Any]]:
-    return {e.name: classroom.notebook(e, tests[e.name]) for e in EXERCISES}
+def notebooks(tests: dict[str, tuple[grader_source.GradedTest, ...]]) -> dict[str, dict[str, Any]]:
+    return {e.name: building.notebook(e, tests[e.name]) for e in EXERCISES}
 
 
 def nbgrader_data(cell: dict[str, Any]) -> dict[str, Any]:
@@ -106,7 +108,7 @@ def spread(module: str, notebook: dict[str, Any], name: str) -> list[str]:
     where = {nbgrader_data(c)["grade_id"].removeprefix(prefix): i for i, c in enumerate(cells)}
     parts: list[list[str]] = [[] for _ in cells]
     current = 0
-    for chunk in classroom.chunks(module):
+    for chunk in sources.chunks(module):
         if not chunk.is_future:
             current = max([current, *(where[n] for n in chunk.names if n in where)])
             parts[current].append(chunk.text)
@@ -158,7 +160,7 @@ def test_metadata_passes_nbgrader_and_nbformat_validation(
     nbformat = pytest.importorskip("nbformat", reason="nbformat comes with the classroom extra")
     validator = pytest.importorskip("nbgrader.nbgraderformat").MetadataValidator()
     for notebook in notebooks.values():
-        node = nbformat.from_dict(json.loads(classroom.notebook_text(notebook)))
+        node = nbformat.from_dict(json.loads(building.notebook_text(notebook)))
         nbformat.validate(node)
         validator.validate_nb(node)
 
@@ -205,8 +207,8 @@ def test_every_code_cell_compiles(notebooks: dict[str, dict[str, Any]]) -> None:
 
 def test_visible_tests_get_a_part_of_the_grader_and_fixtures() -> None:
     for exercise in EXERCISES:
-        visible = classroom.VISIBLE_TESTS.get(exercise.name, ())
-        parts = classroom.grader_parts(exercise, visible)
+        visible = grader_source.visible_tests(exercise.grader)
+        parts = grader_source.grader_parts(exercise, visible)
         compile(parts.public_grader, "public grader", "exec")
         for name in visible:
             assert f"def {name}(" in parts.public_grader
@@ -216,10 +218,33 @@ def test_visible_tests_get_a_part_of_the_grader_and_fixtures() -> None:
             assert set(public.splitlines()) <= set(hidden) and len(public) < len("".join(hidden))
 
 
+def test_the_visible_tests_are_the_ones_the_graders_mark(
+    tests: dict[str, tuple[grader_source.GradedTest, ...]],
+) -> None:
+    """@pytest.mark.visible on a grader's test makes its cells visible, and only those; the marks
+    themselves stay out of the notebook (its cells say what is visible)."""
+    for exercise in EXERCISES:
+        marked = grader_source.visible_tests(exercise.grader)
+        assert {t.function for t in tests[exercise.name] if t.visible} == set(marked)
+        assert "mark.visible" in exercise.grader.read_text(encoding="utf-8") or not marked
+        assert "mark.visible" not in grader_source.grader_source(exercise.grader)
+    counts = {e.name: len(grader_source.visible_tests(e.grader)) for e in EXERCISES}
+    assert counts["warmups"] == 0 and counts["attention"] == 3
+
+
+def test_a_visible_mark_with_arguments_is_refused(tmp_path: Path) -> None:
+    (exercise,) = [e for e in EXERCISES if e.name == "momentum_sgd"]
+    grader = tmp_path / "test_momentum_sgd.py"
+    text = exercise.grader.read_text(encoding="utf-8")
+    grader.write_text(text.replace("@pytest.mark.visible\n", "@pytest.mark.visible(1)\n", 1))
+    with pytest.raises(sources.ExportError, match="without arguments"):
+        grader_source.visible_tests(grader)
+
+
 def test_a_visible_test_that_reads_the_reference_is_refused() -> None:
     (exercise,) = [e for e in EXERCISES if e.name == "momentum_sgd"]
-    with pytest.raises(classroom.ExportError, match="reference solution"):
-        classroom.grader_parts(exercise, ["test_fit_line_hand"])
+    with pytest.raises(sources.ExportError, match="reference solution"):
+        grader_source.grader_parts(exercise, ["test_fit_line_hand"])
 
 
 # --- running the notebook's cells ---------------------------------------------------------------
@@ -238,7 +263,7 @@ def test_the_source_notebook_passes_and_the_release_fails(
 def test_a_wrong_version_fails_the_same_tests_as_in_kit_check(
     exercise: Exercise,
     notebooks: dict[str, dict[str, Any]],
-    tests: dict[str, tuple[classroom.GradedTest, ...]],
+    tests: dict[str, tuple[grader_source.GradedTest, ...]],
     make_workspace: Callable[[dict[str, str]], Path],
 ) -> None:
     variants = importlib.import_module(f"catalogue.{exercise.name}").VARIANTS
@@ -257,7 +282,7 @@ def test_a_wrong_version_fails_the_same_tests_as_in_kit_check(
 
 def momentum_grader(learner: dict[str, Any]) -> notebook_runtime.NotebookGrader:
     (exercise,) = [e for e in EXERCISES if e.name == "momentum_sgd"]
-    parts = classroom.grader_parts(exercise, [])
+    parts = grader_source.grader_parts(exercise, [])
     grader = notebook_runtime.NotebookGrader("momentum_sgd", learner, graded=True)
     for alias, source in parts.hidden_modules.items():
         grader.load_module(alias, source)
@@ -393,7 +418,7 @@ def test_export_errors_say_whose_problem_it_is(
     assert code == 2 and "cannot write the course" in out
 
     def broken(exercises: Any) -> Any:
-        raise classroom.ExportError("graders/test_warmups.py stacks parametrize marks")
+        raise sources.ExportError("graders/test_warmups.py stacks parametrize marks")
 
     monkeypatch.setattr(classroom, "graded_tests", broken)
     code, out = export(str(tmp_path / "other"), "warm")

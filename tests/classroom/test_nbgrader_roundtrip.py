@@ -29,7 +29,8 @@ from click.testing import CliRunner
 from support import EXERCISES, kit_executable, solution_source
 from test_nbgrader_export import kind, spread, text
 
-from transformer_kit.classroom.nbgrader import export as classroom
+from transformer_kit.classroom.nbgrader import grader_source, notebooks
+from transformer_kit.classroom.nbgrader.answers import answers as exercise_answers
 from transformer_kit.cli.nbgrader import nbgrader
 
 api = pytest.importorskip(
@@ -231,12 +232,12 @@ def module_text(module: str) -> str:
 
 def hidden_only_lines(exercise: Any) -> set[str]:
     """Lines of the hidden tests and the reference that appear nowhere public."""
-    tests = classroom.graded_tests([exercise])[exercise.name]
-    parts = classroom.grader_parts(exercise, [t.function for t in tests if t.visible])
+    tests = grader_source.graded_tests([exercise])[exercise.name]
+    parts = grader_source.grader_parts(exercise, [t.function for t in tests if t.visible])
     hidden = [*parts.hidden_modules.values(), parts.hidden_grader]
-    setup, answers = classroom.answers(exercise)
+    setup, answers = exercise_answers(exercise)
     public = [*parts.public_modules.values(), parts.public_grader, setup]
-    public += [module_text(module) for module in classroom.RUNTIME]
+    public += [module_text(module) for module in grader_source.RUNTIME]
     public.append(exercise.stub.read_text(encoding="utf-8"))
     hidden += [answer.source for answer in answers]
     known = {line.strip() for text in public for line in text.splitlines()}
@@ -252,7 +253,7 @@ def test_released_notebooks_hide_solutions_and_hidden_tests(round_trip: RoundTri
     for exercise in EXERCISES:
         cells = round_trip.release[exercise.name]["cells"]
         released = "\n".join(text(cell) for cell in cells)
-        for marker in classroom.MARKERS:
+        for marker in notebooks.MARKERS:
             assert marker not in released, f"{exercise.name}: {marker} left in the release"
         assert "load_module('reference'" not in released and "graded=True" not in released
         lines = {line.strip() for line in released.splitlines()}
@@ -282,7 +283,7 @@ def test_printing_and_warning_code_was_really_noisy(round_trip: RoundTrip) -> No
 
 
 def test_nbgrader_scores_equal_kit_check_test_by_test(round_trip: RoundTrip) -> None:
-    tests = classroom.graded_tests(EXERCISES)
+    tests = grader_source.graded_tests(EXERCISES)
     for student, document in round_trip.kit.items():
         for result in document["exercises"]:
             name = result["name"]

@@ -3,13 +3,14 @@ through the installed console script in a subprocess."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from support import EXERCISES, kit_executable
+from support import EXERCISES, kit_executable, solution_source
 from support import run_cli as run
 
 from transformer_kit import __version__
@@ -64,11 +65,36 @@ def test_check_json_is_one_document_with_the_contract_fields(fresh: Path) -> Non
     for exercise in document["exercises"]:
         assert exercise["passed"] is False and exercise["score"] == 0
         assert exercise["tests"] and all(not t["passed"] for t in exercise["tests"])
-        assert set(exercise["tests"][0]) == {"name", "passed", "score", "max_score", "message"}
+        contract = {"name", "passed", "score", "max_score", "message", "summary", "fields"}
+        assert set(exercise["tests"][0]) == contract
         assert sum(t["max_score"] for t in exercise["tests"]) == pytest.approx(
             exercise["max_score"]
         )
     assert document["max_score"] == sum(e["max_score"] for e in document["exercises"])
+
+
+def test_check_json_keeps_each_failed_tests_labelled_fields(fresh: Path) -> None:
+    """cli.md "Third wave": per failed test, its summary and its (label, text) fields in report
+    order, from which the message is written; a passed test has neither."""
+    wrong = next(
+        v for v in importlib.import_module("catalogue.momentum_sgd").VARIANTS if not v.passes
+    )
+    source = wrong.source(solution_source("momentum_sgd"))
+    (fresh / "exercises" / "momentum_sgd.py").write_text(source, encoding="utf-8")
+    code, out, _ = run("check", "momentum", "--json", "--workspace", str(fresh))
+    assert code == 1
+    (exercise,) = json.loads(out)["exercises"]
+    failed = [t for t in exercise["tests"] if not t["passed"]]
+    assert failed and len(failed) < len(exercise["tests"])
+    for test in exercise["tests"]:
+        if test["passed"]:
+            assert "fields" not in test and "summary" not in test
+            continue
+        lines = [f"{f['label']}: {f['text']}" if f["label"] else f["text"] for f in test["fields"]]
+        assert test["message"] == "\n".join([test["summary"], *lines])
+    labels = {f["label"] for t in failed for f in t["fields"]}
+    assert {"called", "expected", "got", "likely mistake"} <= labels
+    assert any(wrong.message in f["text"] for t in failed for f in t["fields"])
 
 
 def test_workspace_from_the_environment(fresh: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,16 +13,17 @@ PACKAGE = REPO / "src" / "transformer_kit"
 MAX_LINES = 400
 # a package (or top-level module) -> the kit's packages and modules it must not import
 FORBIDDEN = {
-    "catalog": {"grader", "sandbox", "check", "learner", "batch", "classroom", "cli"},
-    "results": {"grader", "sandbox", "check", "learner", "batch", "classroom", "cli"},
-    "untrusted": {"grader", "sandbox", "check", "learner", "batch", "classroom", "cli"},
-    "storage": {"grader", "sandbox", "check", "learner", "batch", "classroom", "cli"},
-    "grader": {"sandbox", "check", "learner", "batch", "classroom", "cli"},
-    "sandbox": {"check", "learner", "batch", "classroom", "cli"},
-    "check": {"learner", "batch", "classroom", "cli"},
-    "learner": {"batch", "classroom", "cli"},
-    "batch": {"learner", "classroom", "cli"},
-    "classroom": {"learner", "cli"},
+    "catalog": {"grader", "sandbox", "check", "learner", "batch", "classroom", "cli", "dev"},
+    "results": {"grader", "sandbox", "check", "learner", "batch", "classroom", "cli", "dev"},
+    "untrusted": {"grader", "sandbox", "check", "learner", "batch", "classroom", "cli", "dev"},
+    "storage": {"grader", "sandbox", "check", "learner", "batch", "classroom", "cli", "dev"},
+    "grader": {"sandbox", "check", "learner", "batch", "classroom", "cli", "dev"},
+    "sandbox": {"check", "learner", "batch", "classroom", "cli", "dev"},
+    "check": {"learner", "batch", "classroom", "cli", "dev"},
+    "learner": {"batch", "classroom", "cli", "dev"},
+    "batch": {"learner", "classroom", "cli", "dev"},
+    "classroom": {"learner", "cli", "dev"},
+    "dev": {"cli"},
 }
 
 

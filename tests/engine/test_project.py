@@ -10,6 +10,8 @@ from pathlib import Path
 
 from support import EXERCISES, REPO
 
+from transformer_kit.dev import readme
+
 
 def test_ruff_lint_and_format_are_clean() -> None:
     ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
@@ -28,9 +30,28 @@ def test_mypy_strict_is_clean() -> None:
 
 
 def test_readme_lists_every_exercise() -> None:
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    for exercise in EXERCISES:
-        assert f"| `{exercise.name}` | {exercise.title} |" in readme
+    """The README's table is exercises.toml's: name, title, topic and points, in its order, and
+    no other row (transformer_kit/dev/readme.py, which `kit dev check` runs too)."""
+    readme_text = (REPO / "README.md").read_text(encoding="utf-8")
+    assert readme.table(readme_text) == [readme.row(e) for e in EXERCISES]
+    assert readme.problems(readme_text, EXERCISES) == {}
+
+
+def test_the_readme_check_sees_every_kind_of_drift() -> None:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    first, second = (readme.row(e) for e in EXERCISES[:2])
+    extra = "| `dropout` | Dropout | training | 4 |"
+    drifted = {
+        "missing": (text.replace(first + "\n", ""), EXERCISES[0].name, "no README row"),
+        "points": (text.replace(first, first.replace("| 8 |", "| 9 |")), "warmups", "match"),
+        "extra": (text.replace(first, f"{first}\n{extra}"), "README.md", "`dropout`"),
+        "order": (text.replace(f"{first}\n{second}", f"{second}\n{first}"), "README.md", "order"),
+        "no table": (text.replace(readme.HEADER, "| name |"), "README.md", "no table"),
+    }
+    for what, (changed, where, says) in drifted.items():
+        assert changed != text, what
+        found = readme.problems(changed, EXERCISES)
+        assert says in " ".join(found.get(where, [])), (what, found)
 
 
 def test_the_cli_starts_without_its_commands_heavy_modules() -> None:

@@ -11,6 +11,7 @@ from support import EXERCISES, solution_source
 
 from transformer_kit import catalog as meta
 from transformer_kit import check as grading
+from transformer_kit.dev.checks import MIN_RIGHT, MIN_WRONG
 
 CASES = [
     (exercise, variant)
@@ -22,8 +23,8 @@ CASES = [
 def test_every_exercise_has_a_catalogue_of_both_kinds() -> None:
     for exercise in EXERCISES:
         variants = [v for e, v in CASES if e == exercise]
-        assert sum(not v.passes for v in variants) >= 8, exercise.name
-        assert sum(v.passes for v in variants) >= 3, exercise.name
+        assert sum(not v.passes for v in variants) >= MIN_WRONG, exercise.name
+        assert sum(v.passes for v in variants) >= MIN_RIGHT, exercise.name
 
 
 @pytest.mark.parametrize(

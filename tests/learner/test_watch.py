@@ -30,14 +30,8 @@ from transformer_kit import catalog as meta
 from transformer_kit.check import check
 from transformer_kit.cli import render
 from transformer_kit.learner import watch
-from transformer_kit.learner.watch import (
-    GOODBYE,
-    FileWatcher,
-    ctrl_c_stops,
-    imports_torch,
-    remote_filesystem,
-    watch_loop,
-)
+from transformer_kit.learner.files import FileWatcher, imports_torch, remote_filesystem
+from transformer_kit.learner.watch import GOODBYE, ctrl_c_stops, watch_loop
 from transformer_kit.learner.workspace import load_progress
 from transformer_kit.results import CheckResult
 from transformer_kit.sandbox import isolation
@@ -46,7 +40,7 @@ from transformer_kit.sandbox import process as sandbox
 pytestmark = pytest.mark.usefixtures("isolated_environment")
 
 HANG_GUARD = 60.0  # seconds: only a broken watcher takes this long
-NOTHING_FOR = 0.6  # seconds to wait for a change that must not be reported (> watch.QUIET)
+NOTHING_FOR = 0.6  # seconds to wait for a change that must not be reported (> files.QUIET)
 BACKENDS = pytest.mark.parametrize("poll", [False, True], ids=["events", "polling"])
 STUB = {e.name: e.stub.read_text(encoding="utf-8") for e in EXERCISES}
 # renames its process (PR_SET_NAME), which the test sees from outside: it can write no file

@@ -1,10 +1,12 @@
-"""Graded memory: `student.<function>.peak_memory(...)` measures one call's peak in the worker.
+"""Graded memory: `student.<function>.peak_memory(warm_up, measured)` reads the measured call's
+peak from the grading process (the worker's cgroup, or its /proc: sandbox/meter.py).
 
 Through the real engine (a `Sandboxed` worker at the kit's isolation level, the bubblewrap one
 where it is available, dropping root to nobody): a full-matrix attention at L = S = 2048, d = 64
 reads far above 16 MiB and a blocked one (blocks of 128 keys) well below, for numpy and for torch
-allocations, and a repeated full-matrix call does not read as 0. The in-process handle of the
-nbgrader path measures the same way. Printed numbers: `pytest -s tests/test_memory_measure.py`.
+allocations, the inputs' decoding and the result's encoding included, and a repeated full-matrix
+call does not read as 0. The in-process handle of the nbgrader path measures the same way.
+Printed numbers: `pytest -s tests/sandbox/test_memory_measure.py`.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import numpy as np
 import pytest
 
 from transformer_kit.grader.failures import MeasurementUnavailable
-from transformer_kit.grader.memory import MemoryUse
+from transformer_kit.grader.memory import Call, MemoryUse
 from transformer_kit.grader.student import LocalStudent
 from transformer_kit.sandbox import isolation
 from transformer_kit.sandbox import process as sandbox
@@ -80,9 +82,10 @@ MODULE = textwrap.dedent(
 
 
 @pytest.fixture(scope="module")
-def inputs() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def inputs() -> tuple[Call, Call]:
+    """The warm-up call's inputs and the measured call's (fresh) ones."""
     rng = np.random.default_rng(0)
-    return tuple(rng.normal(size=(2048, 64)) for _ in range(3))  # type: ignore[return-value]
+    return Call(*rng.normal(size=(3, 2048, 64))), Call(*rng.normal(size=(3, 2048, 64)))
 
 
 @pytest.fixture(scope="module")
@@ -100,15 +103,18 @@ def remote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RemoteStudent]:
         sandboxed.close()
 
 
-def _measure(handle: RemoteStudent | LocalStudent, name: str, args: tuple) -> MemoryUse:
+def _measure(
+    handle: RemoteStudent | LocalStudent, name: str, calls: tuple[Call, Call]
+) -> MemoryUse:
     try:
-        use = getattr(handle, name).peak_memory(*args)
+        use = getattr(handle, name).peak_memory(*calls)
     except MeasurementUnavailable as why:
         pytest.skip(f"no memory measurement here: {why}")
     print(
         f"{name}: peak {use.peak_bytes / MIB:.1f} MiB (traced {use.traced_bytes / MIB:.1f}, "
-        f"resident {use.resident_bytes / MIB:.1f})"
+        f"resident {use.resident_bytes / MIB:.1f}; {use.source})"
     )
+    assert use.result.shape == (2048, 64)  # the measured call's result comes back
     return use
 
 
@@ -121,7 +127,8 @@ def test_full_matrix_reads_far_above_the_limit(remote: RemoteStudent, inputs, ki
 @pytest.mark.parametrize("kind", ["numpy", "torch"])
 def test_blocked_reads_well_under_the_limit(remote: RemoteStudent, inputs, kind: str) -> None:
     use = _measure(remote, f"blocked_{kind}", inputs)
-    assert use.peak_bytes < 0.75 * LIMIT, use
+    assert use.peak_bytes < LIMIT - 2 * MIB, use  # the 3 MiB of inputs included (they are sent
+    # inside the window: a worker holding them before it would compute the answer unmeasured)
 
 
 def test_repeated_full_matrix_call_does_not_read_zero(remote: RemoteStudent, inputs) -> None:
@@ -138,14 +145,27 @@ def test_local_handle_measures_in_process(inputs) -> None:
     assert _measure(student, "blocked_numpy", inputs).peak_bytes < 0.75 * LIMIT
 
 
-def test_a_skipped_measurement_is_not_passed(make_workspace) -> None:
-    """A grader's pytest.skip (the measurement unavailable) is a failed test worth 0 points."""
+@pytest.mark.parametrize("handle", ["remote", "local"])
+def test_a_measured_call_on_the_warm_up_s_inputs_is_refused(remote, inputs, handle) -> None:
+    """A grader's mistake that memoisation would pass is refused before anything runs."""
+    namespace: dict = {}
+    exec(compile(MODULE, "<memory probe>", "exec"), namespace)
+    student = remote if handle == "remote" else LocalStudent(namespace)
+    warm_up, _ = inputs
+    same = Call(*(a.copy() for a in warm_up.args))
+    with pytest.raises(ValueError, match="same inputs"):
+        student.full_numpy.peak_memory(warm_up, same)
+
+
+def test_hiding_clear_refs_in_the_worker_changes_nothing(make_workspace) -> None:
+    """The grading process resets the worker's high-water mark itself (/proc/PID/clear_refs),
+    so a learner's module that hides /proc/self/clear_refs inside the worker (which once made
+    the measurement unavailable there) neither stops nor changes it: the reference passes."""
     from transformer_kit import catalog as meta
     from transformer_kit import check as grading
 
     (exercise,) = [e for e in meta.load() if e.name == "flash_attention"]
     solution = exercise.solution.read_text(encoding="utf-8")
-    # a learner's module that hides /proc/self/clear_refs from the measurement
     hiding = textwrap.dedent(
         """
         import builtins
@@ -160,6 +180,4 @@ def test_a_skipped_measurement_is_not_passed(make_workspace) -> None:
     root = make_workspace({"flash_attention": solution + hiding})
     (result,) = grading.check(root, [exercise]).exercises
     (memory,) = [t for t in result.tests if "score matrix" in t.name]
-    assert not memory.passed and memory.score == 0
-    assert memory.message.startswith("not graded here:"), memory.message
-    assert not result.passed
+    assert memory.passed, memory.message

@@ -23,8 +23,8 @@ import sys
 import tempfile
 import threading
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from collections.abc import Generator, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,22 +155,48 @@ def _terminate_children() -> None:
 
 
 class LocalPool:
-    """`jobs` grading processes on this machine."""
+    """`jobs` grading processes on this machine. A grading process that dies takes down the tasks
+    it ran beside, not only its own: those are graded again, each alone, so that only a
+    submission whose grading process dies again gets the error."""
 
     def __init__(self, jobs: int) -> None:
         self.jobs = jobs
         self._pool: ProcessPoolExecutor | None = None
 
     def run(self, tasks: Sequence[Task]) -> Iterator[tuple[Task, dict[str, Any]]]:
-        if not tasks:
-            return
-        self._pool = _grading_pool(min(self.jobs, len(tasks)))
-        futures = {self._pool.submit(grade_task, task): task for task in tasks}
-        for future in as_completed(futures):
-            task = futures[future]
-            yield task, _document(task, future)
-        self._pool.shutdown()
-        self._pool = None
+        broken = yield from self._graded(tasks, self.jobs)
+        for task in (yield from self._graded(broken, 1)):
+            yield task, failed_document(task, "a grading process died while grading it; run "
+                                        "`kit grade` again to retry")  # fmt: skip
+
+    def _graded(
+        self, tasks: Sequence[Task], processes: int
+    ) -> Generator[tuple[Task, dict[str, Any]], None, list[Task]]:
+        """Grade `tasks`, at most `processes` at a time (so a dying process takes down no queued
+        task), yielding each result; return the tasks that were running when a process died."""
+        waiting, broken = list(reversed(tasks)), []
+        while waiting:
+            self._pool = _grading_pool(min(processes, len(waiting)))
+            running: dict[Future[dict[str, Any]], Task] = {}
+            dead = False  # a process of this pool died: it takes no more tasks
+            while (waiting and not dead) or running:
+                while waiting and not dead and len(running) < processes:
+                    try:
+                        running[self._pool.submit(grade_task, waiting[-1])] = waiting[-1]
+                        waiting.pop()
+                    except BrokenProcessPool:
+                        dead = True
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    task = running.pop(future)
+                    if isinstance(future.exception(), BrokenProcessPool):
+                        broken.append(task)
+                        dead = True
+                    else:
+                        yield task, _document(task, future)
+            self._pool.shutdown()
+            self._pool = None
+        return broken
 
     def close(self) -> None:
         if self._pool is not None:
@@ -182,8 +208,6 @@ class LocalPool:
 def _document(task: Task, future: Future[dict[str, Any]]) -> dict[str, Any]:
     try:
         return future.result()
-    except BrokenProcessPool:
-        return failed_document(task, "a grading process died; run `kit grade` again to retry")
     except Exception as error:
         return failed_document(task, f"{type(error).__name__}: {error}")
 

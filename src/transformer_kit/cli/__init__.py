@@ -13,6 +13,7 @@ import click
 from transformer_kit import __version__
 from transformer_kit.cli import learner
 from transformer_kit.cli.common import workspace_option
+from transformer_kit.cli.dev import dev
 from transformer_kit.cli.grade import grade
 from transformer_kit.cli.gradescope import gradescope
 from transformer_kit.cli.interview import interview
@@ -42,6 +43,7 @@ def main(context: click.Context, workspace: str | None) -> None:
       kit nbgrader autograde DIR ID   grade a course's submitted notebooks, sandboxed
       kit grade FOLDER        grade a class's submissions (instructors)
       kit gradescope build    a Gradescope autograder zip, for a course
+      kit dev new NAME | check   scaffold an exercise | check every one (developers)
 
     Your code runs in a separate, limited process: it cannot change a grade.
     """
@@ -60,7 +62,7 @@ def _replace_what_the_terminal_cannot_show() -> None:
 
 for command in (learner.list_command, learner.check, learner.hint, learner.next_command,
                 learner.solution, learner.init, learner.reset, learner.watch, nbgrader, grade,
-                workspace_option(interview), gradescope):  # fmt: skip
+                workspace_option(interview), gradescope, dev):  # fmt: skip
     main.add_command(command)
 
 if __name__ == "__main__":

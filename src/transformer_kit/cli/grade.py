@@ -1,5 +1,5 @@
-"""`kit grade`: a class's submissions, graded in parallel (the work is in batch.py and
-executors.py; this module parses, shows progress and renders)."""
+"""`kit grade`: a class's submissions, graded in parallel (the work is in batch/: submissions.py,
+engine.py, executors.py; this module parses, shows progress and renders)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from transformer_kit.batch.engine import Outcome, Submission
+    from transformer_kit.batch.engine import Outcome
     from transformer_kit.batch.executors import Executor
+    from transformer_kit.batch.submissions import Submission
     from transformer_kit.catalog import Exercise
     from transformer_kit.sandbox.isolation import Level
 
@@ -53,8 +54,9 @@ def grade(
     as_json: bool,
     allow_basic_isolation: bool,
 ) -> None:
-    """Grade a class: one folder per student (the folder's name is the student id), holding
-    exercises/NAME.py or NAME.py; or a folder of such folders.
+    """Grade a class: one folder per student (the folder's name is the student id, with
+    backslash escapes where it is not UTF-8 or does not print), holding exercises/NAME.py or
+    NAME.py; or a folder of such folders.
 
     Every submission is graded as `kit check` grades, sandboxed, with full isolation. Results
     are written as they come: OUT/results/STUDENT.json (the `kit check --json` document plus
@@ -66,16 +68,18 @@ def grade(
     Exit status: 0 when every submission was graded (whatever the scores), 1 when the kit
     could not grade some (their results say why), 2 on a usage error, 130 when interrupted.
     """
-    from transformer_kit.batch import engine as batch
     from transformer_kit.batch import executors
+    from transformer_kit.batch import submissions as finding
     from transformer_kit.cli import common as cli_errors
 
     level = batch_isolation(allow_basic_isolation)
     catalogue = cli_errors.catalogue()
     try:
-        found = batch.find_submissions(submissions, [e.name for e in catalogue], out)
-    except (batch.BatchError, OSError) as error:
+        found = finding.find_submissions(submissions, [e.name for e in catalogue], out)
+    except finding.BatchError as error:
         raise click.UsageError(str(error)) from None
+    except OSError as error:
+        raise click.UsageError(finding.printable(str(error))) from None
     exercises = _exercises(exercise_list, catalogue, found)
     executor: Executor
     if scheduler:
@@ -124,7 +128,7 @@ def batch_isolation(allow_basic: bool) -> Level:
 def _exercises(
     exercise_list: str | None, catalogue: Sequence[Exercise], found: Sequence[Submission]
 ) -> list[Exercise]:
-    from transformer_kit.batch.engine import exercises_submitted
+    from transformer_kit.batch.submissions import exercises_submitted
     from transformer_kit.catalog import UnknownName, resolve
 
     if exercise_list is not None:
@@ -154,6 +158,7 @@ def _run(
     force: bool,
     show: bool,
 ) -> Outcome:
+    from rich.markup import escape
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -182,7 +187,7 @@ def _run(
 
         def advance(student: str, document: dict[str, Any], reused: bool) -> None:
             state = "unchanged" if reused else "error" if "error" in document else "graded"
-            progress.update(bar, advance=1, last=f"{student}: {state}")
+            progress.update(bar, advance=1, last=f"{escape(student)}: {state}")
 
         return batch.grade(found, exercises, out, executor, level, force, advance)
 

@@ -1,5 +1,5 @@
 """`kit gradescope`: a Gradescope autograder that grades with the kit (the work: classroom/
-gradescope_build.py builds the zip, classroom/gradescope.py runs inside it)."""
+gradescope/build.py builds the zip, classroom/gradescope/run.py runs inside it)."""
 
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ def run(root: Path | None) -> None:
     A results.json is written whatever happens: when the submission cannot be graded it says
     why, with 0 points. The exit status is 0 once it is written.
     """
-    from transformer_kit.classroom.gradescope import results as classroom
+    from transformer_kit.classroom.gradescope import run as classroom
 
     results = classroom.autograde(root or classroom.root_from_environment())
     click.echo(f"score {results['score']:g}; {len(results['tests'])} tests in results.json")

@@ -1,5 +1,5 @@
 """`kit nbgrader`: the exercises as nbgrader assignments, and their submissions graded in the
-kit's sandbox (the work: classroom/nbgrader_export.py and classroom/nbgrader_grading.py).
+kit's sandbox (the work: classroom/nbgrader/: export.py, course.py, submitted.py, grading.py).
 
 Writing the notebooks needs only nbformat; generating, releasing and grading them needs nbgrader,
 so the commands say how to get it when it is missing.
@@ -51,6 +51,7 @@ def export(course_dir: Path, names: tuple[str, ...], assignment: str, force: boo
       nbgrader generate_assignment ID
     """
     from transformer_kit.classroom.nbgrader import export as classroom
+    from transformer_kit.classroom.nbgrader.sources import ExportError
 
     if importlib.util.find_spec("nbformat") is None:
         raise click.UsageError(f"writing notebooks needs nbformat: {classroom.INSTALL}")
@@ -59,7 +60,7 @@ def export(course_dir: Path, names: tuple[str, ...], assignment: str, force: boo
         exported = classroom.export(course_dir, exercises, assignment, force)
     except classroom.CourseError as error:
         raise click.UsageError(str(error)) from None
-    except classroom.ExportError as error:
+    except ExportError as error:
         raise KitBroken(f"the kit's exercises cannot be exported: {error}") from None
     except OSError as error:
         raise click.UsageError(f"cannot write the course in {course_dir}: {error}") from None
@@ -151,15 +152,17 @@ def autograde(
 
         raise click.UsageError(f"grading nbgrader submissions needs nbgrader: {INSTALL}")
     from transformer_kit.batch import executors
+    from transformer_kit.classroom.nbgrader import course as courses
     from transformer_kit.classroom.nbgrader import grading
-    from transformer_kit.classroom.nbgrader.export import CourseError, ExportError
+    from transformer_kit.classroom.nbgrader.export import CourseError
+    from transformer_kit.classroom.nbgrader.sources import ExportError
     from transformer_kit.cli.grade import batch_isolation, default_jobs
 
     level = batch_isolation(allow_basic_isolation)
     exercises = exercises_named(())
     try:
-        course = grading.open_course(course_dir)
-        chosen = grading.submitted_students(course, assignment, students)
+        course = courses.open_course(course_dir)
+        chosen = courses.submitted_students(course, assignment, students)
         executor = executors.LocalPool(jobs or default_jobs())
         graded, others = grading.autograde(course, assignment, chosen, exercises, executor, level)
     except CourseError as error:

@@ -1,5 +1,6 @@
-"""How much memory one call of the learner's function takes, measured in the process where it
-runs (a worker, or a notebook's kernel)."""
+"""How much memory one call of the learner's function takes: what a reading holds (`MemoryUse`),
+the two calls a measurement makes (`Call`), and the in-process measurement of the nbgrader path
+(`measure_peak`). `kit check` measures a worker from the grading process (sandbox/meter.py)."""
 
 from __future__ import annotations
 
@@ -7,26 +8,37 @@ import ctypes
 import gc
 import sys
 import tracemalloc
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from transformer_kit.grader.failures import MeasurementUnavailable
 
 
+class Call:
+    """The arguments of one call: `Call(q, k, v, block_size=128)`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.args = args
+        self.kwargs = kwargs
+
+
 @dataclass(frozen=True)
 class MemoryUse:
-    """What one call of the learner's function took above what the process held before it.
+    """What the measured call of the learner's function took above what was held before it.
 
-    traced_bytes: tracemalloc's peak (Python objects and numpy arrays, which numpy reports to
-    tracemalloc); resident_bytes: the rise of the resident high-water mark, VmHWM, above the
-    resident size before the call (any allocation: torch, BLAS, C extensions).
-    peak_bytes is the larger of the two.
+    traced_bytes: tracemalloc's peak (Python objects and numpy arrays; 0 where measured from
+    outside the process); resident_bytes: the rise of the kernel's high-water mark (any
+    allocation: torch, BLAS, C extensions). peak_bytes is the larger of the two. result: the
+    measured call's result, as plain data, for the grader to check; source: where the reading
+    comes from, for messages.
     """
 
     peak_bytes: int
     traced_bytes: int
     resident_bytes: int
+    result: Any = None
+    source: str = "this process"
 
     @property
     def peak_mib(self) -> float:
@@ -57,7 +69,7 @@ def _reset_high_water_mark() -> None:
         ) from None
 
 
-def _fix_mmap_threshold() -> None:
+def fix_mmap_threshold() -> None:
     """Pin malloc's mmap threshold. glibc raises it by itself each time a large mapped block is
     freed (up to 32 MiB), after which a repeated large allocation is served from the heap and a
     second full-matrix call raises no high-water mark at all; a fixed threshold keeps large
@@ -69,22 +81,20 @@ def _fix_mmap_threshold() -> None:
         pass
 
 
-def measure_peak(
-    function: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]
-) -> MemoryUse:
-    """Call `function(*args, **kwargs)` twice and measure the second call's peak memory.
+def measure_peak(function: Callable[..., Any], warm_up: Call, measured: Call) -> MemoryUse:
+    """Call `function` on `warm_up`, then measure its peak memory on `measured` (other inputs,
+    so a result remembered from the warm-up does not help), in this process.
 
     The first call warms up (imports, caches, torch's lazy initialisation). Before the second,
     garbage is collected, the resident high-water mark is reset and tracemalloc is started, so
-    the reading covers that call only: the arguments (already decoded) and the encoding of the
-    result do not count. Raises MeasurementUnavailable where Linux's /proc is not there, and
-    whatever the learner's function raises.
+    the reading covers that call only. Raises MeasurementUnavailable where Linux's /proc is not
+    there, and whatever the learner's function raises. Code in this process can forge it: the
+    nbgrader path, where the learner's code runs beside the tests as nbgrader does.
     """
     if not sys.platform.startswith("linux"):
         raise MeasurementUnavailable(f"peak memory is measured on Linux only, not {sys.platform}")
-    _fix_mmap_threshold()
-    result = function(*args, **kwargs)  # warm-up
-    del result
+    fix_mmap_threshold()
+    function(*warm_up.args, **warm_up.kwargs)
     gc.collect()
     _reset_high_water_mark()
     before = _proc_status_kib("VmRSS")
@@ -94,13 +104,12 @@ def measure_peak(
     tracemalloc.reset_peak()
     start, _ = tracemalloc.get_traced_memory()
     try:
-        result = function(*args, **kwargs)
+        result = function(*measured.args, **measured.kwargs)
         _, peak = tracemalloc.get_traced_memory()
         high = _proc_status_kib("VmHWM")
     finally:
         if not tracing:
             tracemalloc.stop()
-    del result
     traced = max(0, peak - start)
     resident = max(0, high - before) * 1024
-    return MemoryUse(max(traced, resident), traced, resident)
+    return MemoryUse(max(traced, resident), traced, resident, result)

@@ -1,4 +1,5 @@
-"""The pytest plugin of `kit check`: the `student` fixture, the `weight` marker, and the results.
+"""The pytest plugin of `kit check`: the `student` fixture, the `weight` and `visible` markers, and
+the results.
 
 Graders are ordinary pytest files (graders/test_<name>.py). This plugin hands each test the
 student handle of its exercise's `Sandbox` (for `kit check`, a sandboxed worker's
@@ -20,6 +21,8 @@ from transformer_kit.results import ExerciseResult, TestResult, shares
 from transformer_kit.untrusted import clean
 
 WEIGHT_MARKER = "weight(n): the test's share of its exercise's points (default 1)"
+VISIBLE_MARKER = "visible: the nbgrader export shows this test to learners (default: hidden)"
+MARKERS = (WEIGHT_MARKER, VISIBLE_MARKER)
 
 
 class Sandbox(Protocol):
@@ -77,7 +80,8 @@ class KitPlugin:
         self.started: set[str] = set()
 
     def pytest_configure(self, config: pytest.Config) -> None:
-        config.addinivalue_line("markers", WEIGHT_MARKER)
+        for marker in MARKERS:
+            config.addinivalue_line("markers", marker)
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         for item in items:

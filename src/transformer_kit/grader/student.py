@@ -8,14 +8,17 @@ call its methods. Two handles implement it:
   the hidden tests run beside the learner's code as nbgrader does).
 Both return plain data (numpy arrays, Python scalars, lists, tuples, dicts) or an object handle,
 raise `StudentRaised` when the learner's code raises, and fail the test when a call modifies one
-of its input arrays. `student.f.peak_memory(*args)` runs the call twice where the learner's code
-runs and returns the second call's `MemoryUse` (see `measure_peak`), or raises
+of its inputs (in a worker, input arrays are read-only: a write fails as numpy's own error).
+`student.f.peak_memory(warm_up, measured)` (two `Call`s with different inputs) runs the warm-up,
+then measures the second call's peak memory and returns it with that call's result as a
+`MemoryUse` (in a worker, from the grading process: see sandbox/meter.py), or raises
 `MeasurementUnavailable`, which a grader turns into `pytest.skip` (reported as not graded).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -26,7 +29,7 @@ from transformer_kit.grader.failures import (
     StudentFailed,
     StudentRaised,
 )
-from transformer_kit.grader.memory import MemoryUse, measure_peak
+from transformer_kit.grader.memory import Call, MemoryUse, measure_peak
 
 
 def call_text(name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> str:
@@ -73,11 +76,13 @@ def plain(value: Any) -> Any:
 Snapshot = list[tuple[str, Any, Any]]  # (name, the argument, a copy of it as it came in)
 
 
-def snapshot(args: Sequence[Any], kwargs: Mapping[str, Any]) -> Snapshot:
+def snapshot(args: Sequence[Any], kwargs: Mapping[str, Any], arrays: bool = True) -> Snapshot:
     """Copies of the arguments a call could modify in place: arrays, and the lists, tuples and
-    dicts that hold them (optimizer moments, running statistics, params, word counts)."""
+    dicts that hold them (optimizer moments, running statistics, params, word counts). With
+    `arrays=False` (a worker's arguments, whose arrays are sealed read-only) arrays are kept,
+    not copied: only their replacement inside a list or dict is looked for."""
     named = [(f"argument {i + 1}", a) for i, a in enumerate(args)] + list(kwargs.items())
-    return [(name, value, _copy(value)) for name, value in named if _is_container(value)]
+    return [(name, value, _copy(value, arrays)) for name, value in named if _is_container(value)]
 
 
 def mutated_arguments(taken: Snapshot) -> list[str]:
@@ -89,19 +94,21 @@ def _is_container(value: Any) -> bool:
     return isinstance(value, (np.ndarray, list, tuple, dict))
 
 
-def _copy(value: Any) -> Any:
+def _copy(value: Any, arrays: bool) -> Any:
     if isinstance(value, np.ndarray):
-        return value.copy()
+        return value.copy() if arrays else value
     if isinstance(value, list):
-        return [_copy(v) for v in value]
+        return [_copy(v, arrays) for v in value]
     if isinstance(value, tuple):
-        return tuple(_copy(v) for v in value)
+        return tuple(_copy(v, arrays) for v in value)
     if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
+        return {k: _copy(v, arrays) for k, v in value.items()}
     return value  # a scalar, or an object of the learner's: compared by identity
 
 
 def _same(before: Any, now: Any) -> bool:
+    if before is now and isinstance(before, np.ndarray) and not before.flags.writeable:
+        return True  # a sealed argument, still in its place
     if isinstance(before, np.ndarray):
         return (
             isinstance(now, np.ndarray)
@@ -128,10 +135,21 @@ def _same(before: Any, now: Any) -> bool:
         return False
 
 
-def mutation_failure(call: str, names: Sequence[str]) -> StudentFailed:
+def require_fresh_inputs(warm_up: Call, measured: Call) -> None:
+    """A grader's mistake refused: a measured call on its warm-up's inputs, which a result
+    remembered from the warm-up would pass."""
+    if _same(warm_up.args, measured.args) and _same(warm_up.kwargs, measured.kwargs):
+        raise ValueError(
+            "peak_memory(warm_up, measured): both calls have the same inputs; give the measured "
+            "call fresh ones, or a result remembered from the warm-up passes"
+        )
+
+
+def mutation_failure(call: str, names: Sequence[str], where: str = "") -> StudentFailed:
     return StudentFailed(
-        f"{call} modified its input {', '.join(names)} in place",
+        f"{call} modified its input {', '.join(names) or 'array'} in place",
         call=call,
+        details=[where] if where else [],
         diagnosis="an in-place operation (`x -= ...`, `x[...] = ...`, `out=x`, `d[key] = ...`) "
         "on an input array, or on a list or dict of them: compute a new array "
         "(`y = x - ...`) and return new lists and dicts, or work on a copy",
@@ -159,22 +177,28 @@ class _LocalCallable:
         self._name = name
         self._target = target
 
-    def peak_memory(self, *args: Any, **kwargs: Any) -> MemoryUse:
-        """The peak memory of one call (after a warm-up call), measured in this process."""
-        call = call_text(self._name, args, kwargs)
-        taken = snapshot(args, kwargs)
-        unwrapped = [_unwrap(a) for a in args]
+    def peak_memory(self, warm_up: Call, measured: Call) -> MemoryUse:
+        """The peak memory of the `measured` call (after the `warm_up` one) and its result,
+        measured in this process."""
+        require_fresh_inputs(warm_up, measured)
+        call = call_text(self._name, measured.args, measured.kwargs)
+        calls = [warm_up, measured]
+        taken = [snapshot(c.args, c.kwargs) for c in calls]
+        unwrapped = [
+            Call(*[_unwrap(a) for a in c.args], **{k: _unwrap(v) for k, v in c.kwargs.items()})
+            for c in calls
+        ]
         try:
-            use = measure_peak(self._target, unwrapped, {k: _unwrap(v) for k, v in kwargs.items()})
+            use = measure_peak(self._target, *unwrapped)
         except MeasurementUnavailable:
             raise
         except Exception as error:
             names = [cls.__name__ for cls in type(error).__mro__]
             raise StudentRaised(call, names, str(error)) from None
-        changed = mutated_arguments(taken)
+        changed = [name for t in taken for name in mutated_arguments(t)]
         if changed:
             raise mutation_failure(call, changed)
-        return use
+        return replace(use, result=plain(use.result))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         call = call_text(self._name, args, kwargs)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from transformer_kit.grader.failures import MeasurementUnavailable, StudentFailed, StudentRaised
+from transformer_kit.grader.failures import StudentFailed, StudentRaised
 from transformer_kit.grader.student import mutation_failure
 from transformer_kit.sandbox import process as sandbox
 from transformer_kit.sandbox import protocol, values
@@ -96,8 +96,6 @@ class Sandboxed:
                 continue
             if reply["op"] == "raised":
                 raise self._raised(reply, call)
-            if reply["op"] == "unavailable" and message.get("op") == "measure":
-                raise MeasurementUnavailable(clean(reply.get("text", "")) or "no reason given")
             if reply["op"] != "result":
                 raise self._malformed(call)
             if reply.get("mutated"):
@@ -187,6 +185,8 @@ class Sandboxed:
         text, where = clean(reply.get("text", "")), clean(reply.get("where", ""))
         if types[0] == "MemoryError":
             return self._memory_failure(call, where)
+        if values.is_read_only_error(types, text):  # a write into a sealed input array
+            return mutation_failure(call, _names(reply.get("mutated")), where)
         if types[0] in ("SystemExit", "KeyboardInterrupt"):
             return StudentFailed(
                 f"{call} raised {types[0]}: your code tried to stop the program",
@@ -253,7 +253,9 @@ class Sandboxed:
             call=call,
             details=details,
             diagnosis="a crash in native code (ctypes, a bad index in an extension, unbounded "
-            "recursion with a raised recursion limit) or the process was killed",
+            "recursion with a raised recursion limit), an in-place write into an input array "
+            "through torch.from_numpy (inputs are read-only: use torch.tensor(x), a copy), or the "
+            "process was killed",
         )
 
     def _malformed(self, call: str) -> StudentFailed:

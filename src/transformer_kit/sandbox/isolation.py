@@ -67,7 +67,9 @@ class Level:
     """An isolation level (no state: two instances of a class are the same level)."""
 
     name: ClassVar[str]
-    grades_classes: ClassVar[bool]  # whether `kit grade` may run at it unasked
+    grades_classes: ClassVar[bool]  # whether workers are kept apart (no files shared), so that
+    # `kit grade` may run at it unasked
+    layers: ClassVar[int]  # processes between the one spawned and the worker's Python
     missing: ClassVar[str]  # what to install where the level is not offered
     caveat: ClassVar[str]  # what a report says of a grading at this level ("": nothing)
 
@@ -101,6 +103,7 @@ class Level:
 class Full(Level):
     name = "full"
     grades_classes = True
+    layers = 2  # bwrap, its child (process 1 of the namespace), then Python
     missing = "bubblewrap (apt-get install -y bubblewrap, dnf install bubblewrap)"
     caveat = ""
 
@@ -132,6 +135,7 @@ class Full(Level):
 class Basic(Level):
     name = "basic"
     grades_classes = False
+    layers = 0
     missing = "nothing (Linux namespaces where the system allows them)"
     caveat = (
         "isolation: basic — install bubblewrap for full isolation (see the README's "

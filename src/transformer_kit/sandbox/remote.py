@@ -8,9 +8,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from transformer_kit.grader.failures import StudentFailed, StudentRaised
-from transformer_kit.grader.memory import MemoryUse
-from transformer_kit.grader.student import call_text
+from transformer_kit.grader.memory import Call, MemoryUse
+from transformer_kit.grader.student import call_text, require_fresh_inputs
 from transformer_kit.sandbox import values
+from transformer_kit.sandbox.meter import meter
 
 if TYPE_CHECKING:
     from transformer_kit.sandbox.client import Sandboxed
@@ -91,19 +92,21 @@ class RemoteObject:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._send("call", args, kwargs)
 
-    def peak_memory(self, *args: Any, **kwargs: Any) -> MemoryUse:
-        """Run the call in the worker twice (a warm-up, then a measured one) and return the
-        measured call's peak memory above its start; raises MeasurementUnavailable where the
-        worker cannot measure it."""
-        value = self._send("measure", args, kwargs)
-        call = f"measuring the memory of {call_text(self._name, args, kwargs)}"
-        if (
-            not isinstance(value, list)
-            or len(value) != 3
-            or not all(isinstance(n, int) and not isinstance(n, bool) for n in value)
-        ):
-            raise self._sandboxed._malformed(call)
-        return MemoryUse(*value)
+    def peak_memory(self, warm_up: Call, measured: Call) -> MemoryUse:
+        """Call the function in the worker on `warm_up`, then on `measured` (fresh inputs: a
+        result remembered from the warm-up does not help) and return that call's result with its
+        peak memory, read by this process from the kernel (sandbox/meter.py) from before its
+        inputs are sent until its result has arrived. Raises MeasurementUnavailable where the
+        worker's memory cannot be read from here."""
+        require_fresh_inputs(warm_up, measured)
+        self(*warm_up.args, **warm_up.kwargs)
+        worker = self._sandboxed.worker
+        assert worker is not None  # it has just answered the warm-up call
+        gauge = meter(worker, self._sandboxed.target.level)
+        gauge.start()
+        result = self(*measured.args, **measured.kwargs)
+        rise = gauge.rise()
+        return MemoryUse(rise, 0, rise, result, gauge.source)
 
     def _send(self, op: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         call = call_text(self._name, args, kwargs)

@@ -6,7 +6,9 @@ limits, with stdout and stderr going to a capped file. With MODULEs (a worker st
 while the learner edits) it imports them, then waits for the grading process's "load" before it
 loads PATH, so it loads the file as saved.
 Everything here runs beside the learner's code and is trusted by nobody: the grading process only
-accepts plain data from it.
+accepts plain data from it, and nothing it says about the learner's code decides a grade alone.
+A call's input arrays are in sealed, read-only memory (values.decode_sealed), so an in-place write
+fails as numpy's own error; its memory is measured from outside (sandbox/meter.py).
 """
 
 from __future__ import annotations
@@ -18,13 +20,13 @@ import io
 import linecache
 import sys
 import traceback
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from transformer_kit.grader.failures import MeasurementUnavailable
-from transformer_kit.grader.memory import measure_peak
+from transformer_kit.grader.memory import fix_mmap_threshold
 from transformer_kit.grader.student import mutated_arguments, plain, snapshot
 from transformer_kit.sandbox import isolation, protocol, values
 
@@ -115,27 +117,27 @@ class Session:
             return {"op": "result", "value": self.encode(getattr(target, request["name"]))}
         if op == "len":
             return {"op": "result", "value": len(target)}
-        args = [self.decode(a) for a in request["args"]]
-        kwargs = {k: self.decode(v) for k, v in request["kwargs"].items()}
-        taken = snapshot(args, kwargs)
-        if op == "measure":
-            return self.measure(target, args, kwargs, taken)
-        result = target(*args, **kwargs)
+        arguments = [request["args"], {"d": request["kwargs"]}]
+        args, kwargs = values.decode_sealed(arguments, self.resolve)
+        taken = snapshot(args, kwargs, arrays=False)  # lists and dicts: their arrays are sealed
+        try:
+            result = target(*args, **kwargs)
+        except ValueError as error:
+            reply = self.raised(error)
+            if values.is_read_only_error(reply["types"], reply["text"]):
+                reply["mutated"] = self.written(target, arguments)
+            return reply
         changed = mutated_arguments(taken)
         return {"op": "result", "value": self.encode(result), "mutated": changed}
 
-    def measure(
-        self, target: Any, args: list[Any], kwargs: dict[str, Any], taken: Any
-    ) -> dict[str, Any]:
-        """The "measure" op: a warm-up call, then the peak memory of a second one (see
-        student.measure_peak). The arguments are decoded and copied before, and only three
-        numbers go back, so neither counts; the learner's results are dropped."""
-        try:
-            use = measure_peak(target, args, kwargs)
-        except MeasurementUnavailable as error:
-            return {"op": "unavailable", "text": _safe_str(error)}
-        value = [use.peak_bytes, use.traced_bytes, use.resident_bytes]
-        return {"op": "result", "value": value, "mutated": mutated_arguments(taken)}
+    def written(self, target: Any, arguments: list[Any]) -> list[str]:
+        """Which arguments a call that wrote into a sealed one modifies: the call once more, on
+        writable copies. (Only names the argument: the write has failed the test already.)"""
+        args, kwargs = self.decode(arguments)
+        taken = snapshot(args, kwargs)
+        with contextlib.suppress(Exception):
+            target(*args, **kwargs)
+        return mutated_arguments(taken)
 
     def raised(self, error: BaseException) -> dict[str, Any]:
         return {
@@ -218,6 +220,9 @@ def main(argv: list[str]) -> None:
     printed = CappedText()
     sys.stdout = sys.stderr = printed
     np.seterr(all="ignore")  # floating-point warnings are the learner's business, not a failure
+    fix_mmap_threshold()  # large blocks freed go back to the system (see grader/memory.py)
+    # torch.from_numpy of a sealed argument works (read-only), and need not say so every time
+    warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
     session = Session(int(in_fd), int(out_fd), Path(path_text), printed)
     if modules:
         preload(modules)

@@ -1,2 +1,3 @@
-"""Gradescope: the autograder zip (build) and, inside it, a submission graded by `kit grade` and
-its results in Gradescope's format (results)."""
+"""Gradescope: the autograder zip (build) and, inside it, one run per submission (run): its files
+gathered (gather), graded by `kit grade` as the configuration says (config), its results in
+Gradescope's format (results)."""

@@ -26,7 +26,7 @@ from urllib.parse import unquote, urlparse
 import transformer_kit
 from transformer_kit import __version__
 from transformer_kit import catalog as meta
-from transformer_kit.classroom.gradescope.results import CONFIG_NAME, AutograderConfig
+from transformer_kit.classroom.gradescope.config import CONFIG_NAME, AutograderConfig
 
 DISTRIBUTION = "transformer-kit"
 PACKAGE = "transformer_kit"
@@ -55,7 +55,7 @@ def build(
     allow_basic_isolation: bool,
 ) -> Built:
     """Write the autograder zip for `exercises` to `out` (replacing the file there)."""
-    from transformer_kit.classroom.nbgrader.export import graded_tests
+    from transformer_kit.classroom.nbgrader.grader_source import graded_tests
 
     tests = graded_tests(exercises)
     config = AutograderConfig(

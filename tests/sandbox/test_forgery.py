@@ -1,0 +1,238 @@
+"""Forged checks: learner code that replaces what runs beside it in the worker (the kit's memory
+measurement, its in-place check) or games the measured call, graded through the real kit.
+
+Each case is a flash_attention module graded by `check` as `kit check` does (real worker, real
+bubblewrap where available). Nothing the worker says about itself decides these verdicts: its
+memory is read by the grading process from the kernel, the measured call gets fresh inputs and
+its result is checked, and input arrays are sealed read-only, so a write fails whatever the
+worker's own check says. The last tests read one call's memory through a real cgroup (a v1
+memory cgroup made here, where the machine lets root make one) and show what the /proc fallback
+cannot see.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from catalogue.flash_attention import FULL_MATRIX, VARIANTS
+from support import solution_source
+
+from transformer_kit import catalog as meta
+from transformer_kit import check as grading
+from transformer_kit.grader.memory import Call
+from transformer_kit.results import TestResult as Graded
+from transformer_kit.sandbox import isolation
+from transformer_kit.sandbox import process as sandbox
+from transformer_kit.sandbox.client import RemoteStudent, Sandboxed, Target
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only")
+
+MIB = 2**20
+MEMORY_TEST = "score matrix"  # in the name of graders/test_flash_attention.py's memory test
+(FULL,) = [v for v in VARIANTS if v.name == "full score matrix (numpy)"]
+
+# Every function of the kit's modules in the worker that measures memory or checks for in-place
+# changes, replaced by one that says all is well (the attacks of issue 19), and the worker's own
+# session's methods too, found through the garbage collector.
+FORGE_MEASUREMENT = """
+import gc, sys
+from types import SimpleNamespace
+
+def _zero(*args, **kwargs):
+    return SimpleNamespace(peak_bytes=0, traced_bytes=0, resident_bytes=0)
+
+for _name, _module in list(sys.modules.items()):
+    if _name.startswith("transformer_kit"):
+        for _attr in ("measure_peak", "_proc_status_kib", "_reset_high_water_mark"):
+            if hasattr(_module, _attr):
+                setattr(_module, _attr, _zero if _attr == "measure_peak" else lambda *a: 0)
+for _obj in gc.get_objects():
+    if type(_obj).__name__ == "Session":
+        type(_obj).measure = lambda self, *a, **k: {"op": "result", "value": [0, 0, 0]}
+"""
+FORGE_MUTATION_CHECK = """
+import gc, sys
+for _name, _module in list(sys.modules.items()):
+    if _name.startswith("transformer_kit") and hasattr(_module, "mutated_arguments"):
+        _module.mutated_arguments = lambda taken: []
+"""
+IN_PLACE = """
+_reference = flash_attention
+
+
+def flash_attention(q, k, v, block_size=64, causal=False):
+    q *= 2.0  # in place, on the caller's array
+    return _reference(q / 2.0, k, v, block_size, causal)
+"""
+MEMOISED = """
+_full = flash_attention
+_seen = {}
+
+
+def flash_attention(q, k, v, block_size=64, causal=False):
+    key = (q.tobytes(), k.tobytes(), v.tobytes(), block_size, causal)
+    if key not in _seen:  # the warm-up call pays; a repeat of it would be free
+        _seen[key] = _full(q, k, v, block_size, causal)
+    return _seen[key]
+"""
+CHEAP_WHEN_LARGE = """
+_reference = flash_attention
+
+
+def flash_attention(q, k, v, block_size=64, causal=False):
+    if q.shape[-2] >= 1024:  # the call that is measured: answer without computing
+        return np.zeros((*q.shape[:-1], v.shape[-1])), np.zeros(q.shape[:-1])
+    return _reference(q, k, v, block_size, causal)
+"""
+
+
+def _grade(make_workspace, source: str) -> list[Graded]:
+    (exercise,) = [e for e in meta.load() if e.name == "flash_attention"]
+    root = make_workspace({"flash_attention": source})
+    (result,) = grading.check(root, [exercise]).exercises
+    return list(result.tests)
+
+
+def _memory_test(tests: list[Graded]) -> Graded:
+    (memory,) = [t for t in tests if MEMORY_TEST in t.name]
+    return memory
+
+
+def _full_matrix() -> str:
+    return FULL.source(solution_source("flash_attention"))
+
+
+def test_the_reference_passes(make_workspace) -> None:
+    tests = _grade(make_workspace, solution_source("flash_attention"))
+    assert all(t.passed for t in tests), [t.message for t in tests if not t.passed]
+
+
+def test_a_forged_measurement_does_not_help_a_full_matrix(make_workspace) -> None:
+    memory = _memory_test(_grade(make_workspace, _full_matrix() + FORGE_MEASUREMENT))
+    assert not memory.passed and memory.score == 0
+    assert FULL_MATRIX in memory.message, memory.message
+
+
+def test_a_result_remembered_from_the_warm_up_does_not_help(make_workspace) -> None:
+    memory = _memory_test(_grade(make_workspace, _full_matrix() + MEMOISED))
+    assert not memory.passed and memory.score == 0
+    assert FULL_MATRIX in memory.message, memory.message
+
+
+def test_the_measured_call_s_result_is_checked(make_workspace) -> None:
+    source = solution_source("flash_attention") + CHEAP_WHEN_LARGE
+    tests = _grade(make_workspace, source)
+    memory = _memory_test(tests)
+    assert not memory.passed and memory.score == 0
+    assert "the call measured" in memory.message and "output" in memory.message, memory.message
+    assert all(t.passed for t in tests if t is not memory)
+
+
+@pytest.mark.parametrize("forged", [False, True], ids=["plain", "check-replaced"])
+def test_an_in_place_write_fails_whatever_the_worker_says(make_workspace, forged: bool) -> None:
+    source = solution_source("flash_attention") + IN_PLACE
+    tests = _grade(make_workspace, source + (FORGE_MUTATION_CHECK if forged else ""))
+    calling = [t for t in tests if "merg" not in t.name or "halves" in t.name]
+    for test in calling:  # every test that calls flash_attention
+        assert not test.passed and test.score == 0, test.name
+        assert "flash_attention" in test.message and "in place" in test.message, test.message
+    # the argument is named by a second call on writable copies, checked by the worker: a
+    # replaced check loses the name, not the verdict
+    assert ("argument 1" in calling[0].message) is not forged, calling[0].message
+    assert "q *= 2.0" in calling[0].message, calling[0].message  # the learner's line
+    assert all(t.passed for t in tests if t not in calling)  # merge_softmax_stats is untouched
+
+
+# ----------------------------------------------------------------------------------------------
+# One call's memory read through the worker's cgroup, against the /proc fallback
+
+PROBE = textwrap.dedent(
+    """
+    import numpy as np
+
+
+    def full_then_forget(q, k, v):
+        s = q @ k.T  # (L, S): 32 MiB
+        out = (np.exp(s - s.max(axis=-1, keepdims=True)) @ v).copy()
+        del s
+        with open("/proc/self/clear_refs", "w") as stream:  # the high-water mark, reset
+            stream.write("5")
+        return out
+    """
+)
+CGROUP_ROOT = Path("/sys/fs/cgroup/memory")  # cgroup v1's memory controller
+
+
+class MemoryCgroup:
+    """A v1 memory cgroup holding a worker's processes, with the interface sandbox/process.py's
+    `Worker.cgroup` offers (memory_peak_bytes, reset_memory_peak)."""
+
+    def __init__(self, worker: sandbox.Worker) -> None:
+        self.path = CGROUP_ROOT / f"kit-forgery-test-{os.getpid()}-{worker.process.pid}"
+        self.path.mkdir()
+        for pid in _tree(worker.process.pid):
+            (self.path / "cgroup.procs").write_text(str(pid))
+
+    def memory_peak_bytes(self) -> int:
+        return int((self.path / "memory.max_usage_in_bytes").read_text())
+
+    def reset_memory_peak(self) -> None:
+        (self.path / "memory.max_usage_in_bytes").write_text("0")
+
+    def remove(self) -> None:
+        self.path.rmdir()
+
+
+def _tree(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [pid] + [p for child in children for p in _tree(int(child))]
+
+
+@pytest.fixture
+def probe(tmp_path: Path) -> Iterator[Sandboxed]:
+    folder = tmp_path / "exercises"
+    folder.mkdir()
+    path = folder / "memory_forgery.py"
+    path.write_text(PROBE, encoding="utf-8")
+    sandboxed = Sandboxed(Target("memory_forgery", path, sandbox.Limits(), isolation.choose()))
+    sandboxed.begin_test(30.0)
+    try:
+        yield sandboxed
+    finally:
+        sandboxed.close()
+
+
+def _calls() -> tuple[Call, Call]:
+    rng = np.random.default_rng(7)
+    return Call(*rng.normal(size=(3, 2048, 64))), Call(*rng.normal(size=(3, 2048, 64)))
+
+
+def test_the_proc_fallback_misses_a_reset_high_water_mark(probe: Sandboxed) -> None:
+    """What the fallback (no cgroup) leaves open: the worker may reset its own VmHWM."""
+    use = RemoteStudent(probe).full_then_forget.peak_memory(*_calls())
+    assert "/proc" in use.source
+    assert use.peak_bytes < 16 * MIB, use  # forged low: why a cgroup is the trusted reading
+
+
+@pytest.mark.skipif(
+    not os.access(CGROUP_ROOT, os.W_OK), reason="no v1 memory cgroup can be made here"
+)
+def test_the_cgroup_reading_sees_through_the_reset(probe: Sandboxed) -> None:
+    student = RemoteStudent(probe)
+    function = student.full_then_forget  # the worker is up: it has answered
+    assert probe.worker is not None
+    cgroup = MemoryCgroup(probe.worker)
+    probe.worker.cgroup = cgroup  # type: ignore[attr-defined]
+    try:
+        use = function.peak_memory(*_calls())
+    finally:
+        probe.close()
+        cgroup.remove()
+    assert "cgroup" in use.source
+    assert use.peak_bytes > 32 * MIB, use
