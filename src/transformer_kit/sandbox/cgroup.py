@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from transformer_kit.grader.failures import MeasurementUnavailable
+
 MOUNTS = Path("/proc/mounts")
 OWN = Path("/proc/self/cgroup")
 V1_CONTROLLERS = ("memory", "pids")
@@ -59,9 +61,14 @@ class Cgroup:
 
     def reset_memory_peak(self) -> None:
         """Start the peak again from the group's current use (v2: needs Linux 6.12 or later,
-        else OSError)."""
+        else MeasurementUnavailable)."""
         name = "memory.peak" if self.v2 else "memory.max_usage_in_bytes"
-        (self.memory / name).write_text("0" if not self.v2 else "reset")
+        try:
+            (self.memory / name).write_text("0" if not self.v2 else "reset")
+        except OSError as error:
+            raise MeasurementUnavailable(
+                f"the worker's cgroup peak cannot be reset ({name}: {error.strerror or error})"
+            ) from None
 
     def oom_killed(self) -> bool:
         """Whether the kernel killed a process of the group for going over its memory limit."""
