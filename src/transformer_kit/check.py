@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING
 
 from transformer_kit.catalog import Exercise
 from transformer_kit.results import CheckResult, ExerciseResult, TestResult
-from transformer_kit.sandbox import isolation
+from transformer_kit.sandbox import cgroup, isolation
 from transformer_kit.sandbox import process as sandbox
+from transformer_kit.sandbox.isolation import Level
 
 if TYPE_CHECKING:
     from transformer_kit.sandbox.client import Sandboxed
@@ -40,7 +41,7 @@ def check(
     exercises: Sequence[Exercise],
     limits: sandbox.Limits = DEFAULT_LIMITS,
     on_exercise: Callable[[str], None] | None = None,
-    level: str | None = None,
+    level: Level | None = None,
     folder: Path | None = None,
     started: Mapping[str, sandbox.Worker] | None = None,
 ) -> CheckResult:
@@ -49,7 +50,7 @@ def check(
     (default folder: the workspace's exercises/). `started`: workers running already for some
     of them (`sandbox.release`d, at this level and limits), used instead of new ones."""
     sandbox.harden_grading_process()
-    level = level or isolation.level()
+    level = level or isolation.choose()
     ready = dict(started or {})
     workspace = workspace.absolute()
     folder = (folder or workspace / "exercises").absolute()
@@ -72,7 +73,7 @@ def check(
     finally:
         sandbox.stop_all()  # also the workers of an interrupted check
     results = tuple(graded.get(e.name) or _missing(e, files[e.name]) for e in exercises)
-    return CheckResult(results, isolation=level)
+    return CheckResult(results, isolation=level.name, limits=cgroup.enforcer())
 
 
 def _run_graders(

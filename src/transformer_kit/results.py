@@ -152,7 +152,8 @@ class ExerciseResult:
 @dataclass(frozen=True)
 class CheckResult:
     exercises: tuple[ExerciseResult, ...]
-    isolation: str = "basic"  # "full" (bubblewrap) or "basic" (isolation.py)
+    isolation: str = "basic"  # the level's name: "full" (bubblewrap) or "basic" (isolation.py)
+    limits: str = "watchdog"  # what enforced the limits: "cgroup" (the kernel) or "watchdog"
 
     @property
     def passed(self) -> bool:
@@ -170,6 +171,7 @@ class CheckResult:
         return {
             "kit_version": __version__,
             "isolation": self.isolation,
+            "limits": self.limits,
             "score": self.score,
             "max_score": self.max_score,
             "exercises": [e.to_json() for e in self.exercises],
@@ -181,6 +183,7 @@ class CheckResult:
         try:
             exercises = _typed(data["exercises"], list)
             isolation = _typed(data["isolation"], str)
+            limits = _typed(data.get("limits", "watchdog"), str)  # an older kit's: not the kernel
         except (KeyError, TypeError) as error:
             raise ResultsError(f"a stored result lacks or mistypes {error}") from None
-        return cls(tuple(ExerciseResult.from_json(e) for e in exercises), isolation)
+        return cls(tuple(ExerciseResult.from_json(e) for e in exercises), isolation, limits)

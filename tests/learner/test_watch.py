@@ -502,7 +502,7 @@ def test_a_worker_started_ahead_gets_its_import_time_from_the_save_on(
     path = root / "exercises" / "attention.py"
     limits = sandbox.Limits(import_seconds=1.0)
     (exercise,) = meta.resolve(["attention"], EXERCISES)
-    worker = sandbox.spawn("attention", path, limits, isolation.level(), ("numpy",))
+    worker = sandbox.spawn("attention", path, limits, isolation.choose(), ("numpy",))
     try:
         stop_after(sandbox.WALL_FACTOR * limits.import_seconds + 1).wait()  # past the limit
         assert sandbox.release(worker, path)

@@ -5,14 +5,12 @@ Each case is a flash_attention module graded by `check` as `kit check` does (rea
 bubblewrap where available). Nothing the worker says about itself decides these verdicts: its
 memory is read by the grading process from the kernel, the measured call gets fresh inputs and
 its result is checked, and input arrays are sealed read-only, so a write fails whatever the
-worker's own check says. The last tests read one call's memory through a real cgroup (a v1
-memory cgroup made here, where the machine lets root make one) and show what the /proc fallback
-cannot see.
+worker's own check says. The last tests read one call's memory through the worker's own cgroup
+(sandbox/cgroup.py, where the kit runs as root) and show what the /proc fallback cannot see.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -27,7 +25,7 @@ from transformer_kit import catalog as meta
 from transformer_kit import check as grading
 from transformer_kit.grader.memory import Call
 from transformer_kit.results import TestResult as Graded
-from transformer_kit.sandbox import isolation
+from transformer_kit.sandbox import cgroup, isolation
 from transformer_kit.sandbox import process as sandbox
 from transformer_kit.sandbox.client import RemoteStudent, Sandboxed, Target
 
@@ -166,32 +164,6 @@ PROBE = textwrap.dedent(
         return out
     """
 )
-CGROUP_ROOT = Path("/sys/fs/cgroup/memory")  # cgroup v1's memory controller
-
-
-class MemoryCgroup:
-    """A v1 memory cgroup holding a worker's processes, with the interface sandbox/process.py's
-    `Worker.cgroup` offers (memory_peak_bytes, reset_memory_peak)."""
-
-    def __init__(self, worker: sandbox.Worker) -> None:
-        self.path = CGROUP_ROOT / f"kit-forgery-test-{os.getpid()}-{worker.process.pid}"
-        self.path.mkdir()
-        for pid in _tree(worker.process.pid):
-            (self.path / "cgroup.procs").write_text(str(pid))
-
-    def memory_peak_bytes(self) -> int:
-        return int((self.path / "memory.max_usage_in_bytes").read_text())
-
-    def reset_memory_peak(self) -> None:
-        (self.path / "memory.max_usage_in_bytes").write_text("0")
-
-    def remove(self) -> None:
-        self.path.rmdir()
-
-
-def _tree(pid: int) -> list[int]:
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return [pid] + [p for child in children for p in _tree(int(child))]
 
 
 @pytest.fixture
@@ -200,7 +172,7 @@ def probe(tmp_path: Path) -> Iterator[Sandboxed]:
     folder.mkdir()
     path = folder / "memory_forgery.py"
     path.write_text(PROBE, encoding="utf-8")
-    sandboxed = Sandboxed(Target("memory_forgery", path, sandbox.Limits(), isolation.level()))
+    sandboxed = Sandboxed(Target("memory_forgery", path, sandbox.Limits(), isolation.choose()))
     sandboxed.begin_test(30.0)
     try:
         yield sandboxed
@@ -213,26 +185,20 @@ def _calls() -> tuple[Call, Call]:
     return Call(*rng.normal(size=(3, 2048, 64))), Call(*rng.normal(size=(3, 2048, 64)))
 
 
-def test_the_proc_fallback_misses_a_reset_high_water_mark(probe: Sandboxed) -> None:
-    """What the fallback (no cgroup) leaves open: the worker may reset its own VmHWM."""
+def test_the_proc_fallback_misses_a_reset_high_water_mark(
+    probe: Sandboxed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the fallback (no cgroup: the kit not run by root) leaves open: the worker may reset
+    its own VmHWM."""
+    monkeypatch.setattr(cgroup, "create", lambda memory_bytes, processes: None)
     use = RemoteStudent(probe).full_then_forget.peak_memory(*_calls())
     assert "/proc" in use.source
     assert use.peak_bytes < 16 * MIB, use  # forged low: why a cgroup is the trusted reading
 
 
-@pytest.mark.skipif(
-    not os.access(CGROUP_ROOT, os.W_OK), reason="no v1 memory cgroup can be made here"
-)
+@pytest.mark.skipif(cgroup.enforcer() != cgroup.CGROUP, reason="the kit makes no cgroup here")
 def test_the_cgroup_reading_sees_through_the_reset(probe: Sandboxed) -> None:
-    student = RemoteStudent(probe)
-    function = student.full_then_forget  # the worker is up: it has answered
-    assert probe.worker is not None
-    cgroup = MemoryCgroup(probe.worker)
-    probe.worker.cgroup = cgroup  # type: ignore[attr-defined]
-    try:
-        use = function.peak_memory(*_calls())
-    finally:
-        probe.close()
-        cgroup.remove()
+    use = RemoteStudent(probe).full_then_forget.peak_memory(*_calls())
+    assert probe.worker is not None and probe.worker.cgroup is not None
     assert "cgroup" in use.source
     assert use.peak_bytes > 32 * MIB, use

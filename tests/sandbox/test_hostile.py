@@ -38,7 +38,7 @@ HANGS_AT_IMPORT = sandbox.Limits(import_seconds=1.5)
 # Code that imports torch and ends: no import limit that a loaded machine could reach (it took
 # 3-4.5 s there), so the hostile behaviour, not the machine's speed, decides the verdict.
 IMPORTS_TORCH = sandbox.Limits(import_seconds=LIMITS.cpu_seconds)
-LEVELS = [isolation.FULL, isolation.BASIC] if bubblewrap.available() else [isolation.BASIC]
+LEVELS = [isolation.Full(), isolation.Basic()] if bubblewrap.available() else [isolation.Basic()]
 PR_SET_NAME = 15
 
 
@@ -237,11 +237,13 @@ def _workspace(make_workspace, code: str) -> Path:
 
 @pytest.mark.parametrize("level", LEVELS)
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_hostile_submission_gets_its_verdict(case: Hostile, level: str, make_workspace) -> None:
+def test_hostile_submission_gets_its_verdict(
+    case: Hostile, level: isolation.Level, make_workspace
+) -> None:
     root = _workspace(make_workspace, case.code)
     exercises = meta.resolve([EXERCISE, NEIGHBOUR], meta.load())
     result = grading.check(root, exercises, case.limits, level=level)
-    assert result.isolation == level
+    assert result.isolation == level.name
     graded, neighbour = result.exercises
     assert neighbour.passed, f"{NEIGHBOUR} must still be graded and pass"
     assert graded.passed is case.passes
@@ -251,7 +253,9 @@ def test_hostile_submission_gets_its_verdict(case: Hostile, level: str, make_wor
 
 
 @pytest.mark.parametrize("level", LEVELS)
-def test_forked_children_and_daemons_do_not_outlive_the_check(level: str, make_workspace) -> None:
+def test_forked_children_and_daemons_do_not_outlive_the_check(
+    level: isolation.Level, make_workspace
+) -> None:
     """A child and a double-forked daemon rename themselves and live on; while the check runs
     they are seen, after it none is left (process ids are not comparable across namespaces)."""
     root = _workspace(
@@ -370,7 +374,7 @@ def test_import_time_limit_holds_through_the_cli(make_workspace) -> None:
 
 def _namespaces_available() -> bool:
     probe = (
-        "import sys; from transformer_kit import isolation; "
+        "import sys; from transformer_kit.sandbox import isolation; "
         "sys.exit(0 if isolation.enter([]) else 3)"
     )
     return subprocess.run([sys.executable, "-c", probe], timeout=30).returncode == 0
@@ -379,13 +383,13 @@ def _namespaces_available() -> bool:
 NAMESPACES = _namespaces_available()
 
 
-def _needs_namespaces(level: str) -> None:
-    if level == isolation.BASIC and not NAMESPACES:
+def _needs_namespaces(level: isolation.Level) -> None:
+    if level == isolation.Basic() and not NAMESPACES:
         pytest.skip("this system allows no PID namespaces")
 
 
 @pytest.mark.parametrize("level", LEVELS)
-def test_the_worker_cannot_kill_the_grading_process(level: str, make_workspace) -> None:
+def test_the_worker_cannot_kill_the_grading_process(level: isolation.Level, make_workspace) -> None:
     _needs_namespaces(level)
     root = _workspace(
         make_workspace,
@@ -402,7 +406,9 @@ def test_the_worker_cannot_kill_the_grading_process(level: str, make_workspace) 
 
 
 @pytest.mark.parametrize("level", LEVELS)
-def test_kill_minus_one_reaches_only_the_learners_own_processes(level: str, make_workspace) -> None:
+def test_kill_minus_one_reaches_only_the_learners_own_processes(
+    level: isolation.Level, make_workspace
+) -> None:
     _needs_namespaces(level)
     root = _workspace(
         make_workspace,
@@ -425,7 +431,7 @@ def test_kill_minus_one_reaches_only_the_learners_own_processes(level: str, make
 
 
 @pytest.mark.parametrize("level", LEVELS)
-def test_no_other_process_is_reachable_through_proc(level: str, make_workspace) -> None:
+def test_no_other_process_is_reachable_through_proc(level: isolation.Level, make_workspace) -> None:
     if os.geteuid() == 0:
         _needs_namespaces(level)  # without PID namespaces, root may open any process's files
     """The worker tries every process it can see: open its stdout, list its open files."""

@@ -544,7 +544,7 @@ def test_memory_of_the_whole_process_tree_is_bounded(attack: Attack, tmp_path: P
     root = _submission(tmp_path, fill(attack.code))
     exercises = meta.resolve([EXERCISE, NEIGHBOUR], meta.load())
     processes = _descendants()
-    result = grading.check(root, exercises, SMALL_MEMORY, level=isolation.FULL)
+    result = grading.check(root, exercises, SMALL_MEMORY, level=isolation.Full())
     graded, neighbour = result.exercises
     assert neighbour.passed and graded.score == 0.0
     first = next(t for t in graded.tests if not t.passed)

@@ -95,7 +95,7 @@ def remote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RemoteStudent]:
     path = folder / "memory_probe.py"
     path.write_text(MODULE, encoding="utf-8")
     limits = sandbox.Limits()
-    sandboxed = Sandboxed(Target("memory_probe", path, limits, isolation.level()))
+    sandboxed = Sandboxed(Target("memory_probe", path, limits, isolation.choose()))
     sandboxed.begin_test(30.0)
     try:
         yield RemoteStudent(sandboxed)

@@ -23,6 +23,7 @@ from transformer_kit.batch.submissions import Submission
 from transformer_kit.batch.tables import json_bytes, write_tables
 from transformer_kit.catalog import Exercise
 from transformer_kit.results import CheckResult, ResultsError
+from transformer_kit.sandbox.isolation import Level
 from transformer_kit.storage import atomic_write
 
 NAME_BYTES = 200  # a results file's name at most (the file system's 255, less atomic_write's)
@@ -45,7 +46,7 @@ def grade(
     exercises: Sequence[Exercise],
     out: Path,
     executor: Executor,
-    level: str,
+    level: Level,
     force: bool = False,
     on_result: Callable[[str, dict[str, Any], bool], None] | None = None,
 ) -> Outcome:
@@ -109,7 +110,7 @@ def result_path(folder: Path, student: str) -> Path:
 
 
 def _previous(
-    folder: Path, submission: Submission, names: tuple[str, ...], level: str
+    folder: Path, submission: Submission, names: tuple[str, ...], level: Level
 ) -> dict[str, Any] | None:
     """The stored result of this very submission, when nothing that decides it changed."""
     try:
@@ -122,7 +123,7 @@ def _previous(
         document.get("student") == submission.student
         and document.get("submission_sha256") == submission.sha256
         and document.get("kit_version") == __version__
-        and document.get("isolation") == level
+        and document.get("isolation") == level.name
         and document.get("notes") == list(submission.notes)
         and tuple(e.get("name") for e in document.get("exercises", ())) == names
     )

@@ -32,7 +32,8 @@ from typing import Any, Protocol
 
 from transformer_kit import __version__
 from transformer_kit import catalog as meta
-from transformer_kit.sandbox import bubblewrap, isolation
+from transformer_kit.sandbox import cgroup, isolation
+from transformer_kit.sandbox.isolation import Level
 
 PR_SET_PDEATHSIG = 1
 TASKS_PER_PROCESS = 200  # a grading process is replaced after this many (bounds any slow leak)
@@ -51,7 +52,7 @@ class Task:
     student: str
     files: Mapping[str, bytes]
     exercises: tuple[str, ...]
-    level: str
+    level: Level
 
 
 class Executor(Protocol):
@@ -87,7 +88,7 @@ def grade_task(task: Task) -> dict[str, Any]:
         by_name.get(e.name) or grading.ungraded(e, f"the submission has no {e.name}.py")
         for e in exercises
     )
-    return CheckResult(results, isolation=task.level).to_json()
+    return CheckResult(results, task.level.name, cgroup.enforcer()).to_json()
 
 
 def failed_document(task: Task, error: str) -> dict[str, Any]:
@@ -99,7 +100,7 @@ def failed_document(task: Task, error: str) -> dict[str, Any]:
     catalogue = {exercise.name: exercise for exercise in meta.load()}
     summary = f"the kit could not grade this submission: {error}"
     results = tuple(grading.ungraded(catalogue[name], summary) for name in task.exercises)
-    return {**CheckResult(results, isolation=task.level).to_json(), "error": error}
+    return {**CheckResult(results, task.level.name, cgroup.enforcer()).to_json(), "error": error}
 
 
 def _write_files(folder: Path, files: Mapping[str, bytes]) -> None:
@@ -241,9 +242,9 @@ class DaskCluster:
             raise ClusterError(f"cannot reach the Dask scheduler at {address}: {error}") from None
         self._futures: list[Any] = []
 
-    def check_workers(self, level: str) -> int:
+    def check_workers(self, level: Level) -> int:
         """The number of Dask workers; ClusterError when there are none or one cannot grade
-        (another kit version, no bubblewrap at full isolation, a daemonic worker)."""
+        (another kit version, the level not offered there, a daemonic worker)."""
         facts = self._client.run(worker_facts)
         if not facts:
             raise ClusterError("the Dask scheduler has no workers: start some with `dask worker`")
@@ -285,16 +286,16 @@ def worker_facts() -> dict[str, Any]:
     """What a Dask worker must have to grade (run there by `Client.run`)."""
     return {
         "kit_version": __version__,
-        "bubblewrap": bubblewrap.available(),
+        "levels": isolation.offered(),
         "daemon": multiprocessing.current_process().daemon,
     }
 
 
-def _unfit(fact: Mapping[str, Any], level: str) -> str:
+def _unfit(fact: Mapping[str, Any], level: Level) -> str:
     if fact["kit_version"] != __version__:
         return f"it has kit {fact['kit_version']}, this is kit {__version__}: install the same"
-    if level == isolation.FULL and not fact["bubblewrap"]:
-        return "bubblewrap does not work there (apt-get install -y bubblewrap)"
+    if level.name not in fact["levels"]:
+        return f"{level.name} isolation does not work there: install {level.missing}"
     if fact["daemon"]:
         return DAEMON_HELP
     return ""

@@ -22,6 +22,7 @@ from typing import Any
 from transformer_kit import __version__
 from transformer_kit.catalog import Exercise
 from transformer_kit.results import ResultsError, TestResult
+from transformer_kit.sandbox.isolation import Level
 from transformer_kit.storage import atomic_write
 
 TOP_MISTAKES = 5  # most frequent likely mistakes kept per exercise in summary.json
@@ -29,7 +30,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # OWASP's CSV injection list
 
 
 def write_tables(
-    out: Path, results: Mapping[str, dict[str, Any]], exercises: Sequence[Exercise], level: str
+    out: Path, results: Mapping[str, dict[str, Any]], exercises: Sequence[Exercise], level: Level
 ) -> None:
     atomic_write(out / "grades.csv", grades_csv(results, exercises).encode("utf-8"))
     atomic_write(out / "summary.json", json_bytes(summary(results, exercises, level)))
@@ -68,7 +69,7 @@ def grades_csv(results: Mapping[str, dict[str, Any]], exercises: Sequence[Exerci
 
 
 def summary(
-    results: Mapping[str, dict[str, Any]], exercises: Sequence[Exercise], level: str
+    results: Mapping[str, dict[str, Any]], exercises: Sequence[Exercise], level: Level
 ) -> dict[str, Any]:
     """summary.json: per exercise the mean, median, passes and the class's most frequent
     likely mistakes; every student's totals."""
@@ -94,7 +95,7 @@ def summary(
         }
     return {
         "kit_version": __version__,
-        "isolation": level,
+        "isolation": level.name,
         "students": len(documents),
         "failed": [d["student"] for d in documents if "error" in d],
         "max_score": round(sum(e.points for e in exercises), 6),

@@ -13,6 +13,7 @@ import click
 if TYPE_CHECKING:
     from transformer_kit.catalog import Exercise
     from transformer_kit.learner.workspace import Progress
+    from transformer_kit.sandbox.isolation import Level
 
 
 class KitBroken(click.ClickException):
@@ -82,18 +83,19 @@ def progress_of(root: Path) -> Progress:
     return progress
 
 
-def isolation_level() -> str:
-    """full or basic (isolation.py); a KIT_ISOLATION this system cannot honour is a usage error."""
+def isolation_level() -> Level:
+    """The isolation level to grade at (isolation.choose); a KIT_ISOLATION this system cannot
+    honour is a usage error."""
     from transformer_kit.sandbox import isolation
 
     try:
-        return isolation.level()
+        return isolation.choose()
     except isolation.IsolationUnavailable as error:
         raise click.UsageError(str(error)) from None
 
 
 def grade_workspace(
-    root: Path, exercises: Sequence[Exercise], level: str, show_progress: bool
+    root: Path, exercises: Sequence[Exercise], level: Level, show_progress: bool
 ) -> Any:
     from transformer_kit.check import GraderError, check
 

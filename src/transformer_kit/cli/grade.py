@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from transformer_kit.batch.executors import Executor
     from transformer_kit.batch.submissions import Submission
     from transformer_kit.catalog import Exercise
+    from transformer_kit.sandbox.isolation import Level
 
 INTERRUPTED = 130  # the shell's status for a run stopped by Ctrl-C
 
@@ -106,16 +107,16 @@ def grade(
     raise SystemExit(1 if outcome.failed else 0)
 
 
-def batch_isolation(allow_basic: bool) -> str:
-    """The isolation level a batch grades at: full, or basic only when allowed (else a usage
-    error saying how to get full isolation)."""
+def batch_isolation(allow_basic: bool) -> Level:
+    """The isolation level a batch grades at: one that may grade a class, or another only when
+    allowed (else a usage error saying how to get full isolation)."""
     from transformer_kit.sandbox import isolation
 
     try:
-        level = isolation.level()
+        level = isolation.choose()
     except isolation.IsolationUnavailable as error:
         raise click.UsageError(str(error)) from None
-    if level != isolation.FULL and not allow_basic:
+    if not level.grades_classes and not allow_basic:
         raise click.UsageError(
             "kit grade needs full isolation, so that no student's code can read another's files "
             "or the results: install bubblewrap (apt-get install -y bubblewrap; see the README's "
@@ -153,7 +154,7 @@ def _run(
     exercises: Sequence[Exercise],
     out: Path,
     executor: Executor,
-    level: str,
+    level: Level,
     force: bool,
     show: bool,
 ) -> Outcome:

@@ -47,10 +47,20 @@ CHECK_AGAIN = "Edit the failing file, then run `kit check` again; `kit hint NAME
 SAVE_AGAIN = "Save the file to check it again; `kit hint NAME` gives a hint."
 
 
-BASIC_ISOLATION = (
-    "isolation: basic — install bubblewrap for full isolation (see the README's "
-    "'How grading stays honest')"
+WATCHDOG_LIMITS = (
+    "limits: enforced by the kit's watchdog (as root, where cgroups are mounted, the kernel "
+    "enforces them)"
 )
+
+
+def _caveats(result: CheckResult) -> list[tuple[str, str]]:
+    """(style, line): the isolation level when weaker than full, and what enforced the limits
+    when it was not the kernel."""
+    from transformer_kit.sandbox import cgroup, isolation
+
+    level = isolation.LEVELS.get(result.isolation)
+    caveats = [("yellow", level.caveat)] if level is not None and level.caveat else []
+    return caveats + ([("dim", WATCHDOG_LIMITS)] if result.limits != cgroup.CGROUP else [])
 
 
 def check_report(
@@ -70,8 +80,8 @@ def check_report(
             f"[dim]Your code printed output during {_count(printing, 'test')}: "
             "`kit check --show-output` shows it.[/]"
         )
-    if result.isolation != "full":
-        out.print(f"[yellow]{escape(BASIC_ISOLATION)}[/]")
+    for style, caveat in _caveats(result):
+        out.print(f"[{style}]{escape(caveat)}[/]")
     passed = sum(e.passed for e in result.exercises)
     total = len(result.exercises)
     out.print()

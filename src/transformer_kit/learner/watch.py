@@ -162,7 +162,7 @@ class Watch:
         torch = imports_torch(path)
         self.torch[exercise.name] = self.torch.get(exercise.name, False) if torch is None else torch
         modules = ("numpy", "torch") if self.torch[exercise.name] else ("numpy",)
-        worker = sandbox.spawn(exercise.name, path, DEFAULT_LIMITS, isolation.level(), modules)
+        worker = sandbox.spawn(exercise.name, path, DEFAULT_LIMITS, isolation.choose(), modules)
         self.ahead = (exercise.name, worker)
 
     def _take_ahead(self, exercise: Exercise) -> dict[str, sandbox.Worker]:

@@ -140,7 +140,7 @@ def _watch(worker: sandbox.Worker) -> float | None:
     table = sandbox._process_table()
     tree = {worker.process.pid} | sandbox._descendants({worker.process.pid}, table)
     tree |= {pid for pid, (_, sid, _) in table.items() if sid == worker.process.pid}
-    if len(tree) > worker.limits.processes + 3:  # bwrap's two processes, the worker itself
+    if len(tree) > worker.limits.processes + sandbox.BWRAP_PROCESSES:
         worker.overrun = "processes"
     elif sum(_resident_bytes(pid) for pid in tree) > worker.limits.memory_bytes:
         worker.overrun = "memory"

@@ -15,8 +15,9 @@ from typing import Any
 
 from transformer_kit.grader.failures import StudentFailed, StudentRaised
 from transformer_kit.grader.student import mutation_failure
-from transformer_kit.sandbox import channel, isolation, protocol, values
+from transformer_kit.sandbox import channel, protocol, values
 from transformer_kit.sandbox import process as sandbox
+from transformer_kit.sandbox.isolation import Level
 from transformer_kit.sandbox.remote import RemoteObject, RemoteStudent
 from transformer_kit.untrusted import clean
 
@@ -35,7 +36,7 @@ class Target:
     name: str
     path: Path
     limits: sandbox.Limits
-    level: str
+    level: Level
 
     @property
     def label(self) -> str:
@@ -295,8 +296,8 @@ class Sandboxed:
                 diagnosis="the exercise needs no fork, subprocess or multiprocessing",
             )
         details = [f"last output of your code:\n{tail}"] if tail else []
-        if status is not None and self.target.level == isolation.FULL and status > 128:
-            status = 128 - status  # bwrap exits with 128 + N for a worker killed by signal N
+        if status is not None:
+            status = self.target.level.exit_code(status)
         if status is None or status >= 0:
             return StudentFailed(
                 f"your code exited early (exit code {status}) during {call}",

@@ -23,8 +23,6 @@ from transformer_kit.grader.failures import MeasurementUnavailable
 from transformer_kit.sandbox import isolation
 from transformer_kit.sandbox.process import Worker
 
-BWRAP_LAYERS = 2  # full isolation: bwrap, its child (process 1 of the namespace), then Python
-
 
 class Meter(Protocol):
     source: str
@@ -83,13 +81,13 @@ class ProcMeter:
         raise MeasurementUnavailable(f"{self.proc}/status has no {field}")
 
 
-def meter(worker: Worker, level: str) -> Meter:
+def meter(worker: Worker, level: isolation.Level) -> Meter:
     """The best measurement of `worker` this machine offers (see the module's docstring)."""
     cgroup = getattr(worker, "cgroup", None)
     if cgroup is not None:
         return CgroupMeter(cgroup)
     pid = worker.process.pid
-    for _ in range(BWRAP_LAYERS if level == isolation.FULL else 0):
+    for _ in range(level.layers):
         pid = _first_child(pid)
     return ProcMeter(pid)
 

@@ -2,13 +2,14 @@
 
 A worker runs in its own session (no controlling terminal, its own process group) with limits on
 memory (RLIMIT_DATA, not RLIMIT_AS: torch reserves address space), output file size, open files,
-CPU time and core dumps; stdin is /dev/null and stdout/stderr go to a capped temporary file, never
-a pipe this process must drain. Its environment is a short allow-list, never this process's, and
-its working folder is private (full isolation: bubblewrap's size-capped tmpfs; basic: a temporary
-folder removed with it). While a call runs, a watchdog (channel.py) bounds its whole process tree:
-resident memory (shared memory and children included, which RLIMIT_DATA does not see) and the
-number of processes. On Linux the grading process is a child subreaper, so daemons that leave the
-worker's session are reparented here and are killed with it.
+CPU time and core dumps, in a control group of its own where the kit may make one (cgroup.py),
+under a system-call filter (seccomp.py) and in a new, empty session keyring; stdin is /dev/null
+and stdout/stderr go to a capped memory file with no name, never a pipe this process must drain.
+Its environment is a short allow-list, never this process's, and its working folder is private
+(isolation.py's levels). While a call runs, a watchdog (channel.py) bounds the worker's whole
+process tree: resident memory and the number of processes. On Linux the grading process is a
+child subreaper, so daemons that leave the worker's session are reparented here and are killed
+with it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,11 +29,14 @@ from pathlib import Path
 from typing import Any
 
 import transformer_kit
-from transformer_kit.sandbox import bubblewrap, isolation, protocol
+from transformer_kit.sandbox import cgroup, isolation, protocol, seccomp
+from transformer_kit.sandbox.cgroup import Cgroup
+from transformer_kit.sandbox.isolation import Level
 
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+BWRAP_PROCESSES = 3  # bubblewrap's own two processes and the worker, beside the learner's
 OUTPUT_TAIL = 2000  # bytes of a crashed worker's output quoted in the message
 WALL_FACTOR = 5  # a time limit in wall time, for code that sleeps or waits: this many times the CPU
 
@@ -54,18 +57,31 @@ View = tuple[int, int, Path | None]  # the exercises folder's device and inode, 
 
 @dataclass
 class Worker:
-    """One running worker: its process, its two pipe ends and its output file."""
+    """One running worker: its process, its two pipe ends, its output file (a memory file with
+    no name: nothing of it outlives the kit) and its control group (None where there is none)."""
 
     process: subprocess.Popen[bytes]
     to_worker: int
     from_worker: int
-    output: Path
+    output: int
     started: float
     scratch: Path | None  # basic isolation's working folder, removed at the end
     limits: Limits
+    cgroup: Cgroup | None = None
     buffer: bytearray = field(default_factory=bytearray)
-    overrun: str = ""  # what the watchdog killed the worker for: "memory" or "processes"
+    killed_for: str = ""  # what the watchdog killed the worker for: "memory" or "processes"
     view: View | None = None  # started with a preload: what it sees of the file, until `release`
+
+    @property
+    def overrun(self) -> str:
+        """Why the worker was killed for a limit: "memory" or "processes", or ""."""
+        if not self.killed_for and self.cgroup is not None and self.cgroup.oom_killed():
+            return "memory"  # the kernel's own kill in the worker's group
+        return self.killed_for
+
+    @overrun.setter
+    def overrun(self, reason: str) -> None:
+        self.killed_for = reason
 
     def exit_status(self, wait: float = 1.0) -> int | None:
         """The exit code (negative: the signal), waiting up to `wait` seconds for it."""
@@ -76,11 +92,11 @@ class Worker:
 
     def output_tail(self) -> str:
         try:
-            with self.output.open("rb") as stream:
-                stream.seek(max(0, self.output.stat().st_size - OUTPUT_TAIL))
-                return stream.read().decode("utf-8", "replace").strip()
+            size = os.fstat(self.output).st_size
+            tail = os.pread(self.output, OUTPUT_TAIL, max(0, size - OUTPUT_TAIL))
         except OSError:
             return ""
+        return tail.decode("utf-8", "replace").strip()
 
 
 _live: dict[int, Worker] = {}  # workers not yet stopped, by pid
@@ -98,46 +114,56 @@ def harden_grading_process() -> None:
         libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
 
 
-def spawn(name: str, path: Path, limits: Limits, level: str, preload: Sequence[str] = ()) -> Worker:
+def spawn(
+    name: str, path: Path, limits: Limits, level: Level, preload: Sequence[str] = ()
+) -> Worker:
     """Start a worker that imports `path` as module `name`, isolated at `level`. With `preload`,
     it imports those modules first and loads `path` only once `release`d (see `release`)."""
     request_read, request_write = os.pipe()
     reply_read, reply_write = os.pipe()
-    fd, output = tempfile.mkstemp(prefix=f"kit-{name}-", suffix=".out")
+    output = os.memfd_create(f"kit-{name}-output", os.MFD_CLOEXEC)
+    rules = seccomp.descriptor()
     package_parent = str(Path(transformer_kit.__file__).resolve().parents[1])
     bootstrap = (
         f"import sys; sys.path.insert(0, {package_parent!r}); "
         "from transformer_kit.sandbox.worker import main; main(sys.argv[1:])"
     )
-    python = [sys.executable, "-I", "-c", bootstrap, str(request_read), str(reply_write), level]
-    scratch = None
-    if level == isolation.FULL:
-        prefix = _bubblewrap(path, limits)
-        home = bubblewrap.SCRATCH
-    else:
-        prefix, scratch = [], Path(tempfile.mkdtemp(prefix=f"kit-{name}-"))
-        home = str(scratch)
+    entry = [str(request_read), str(reply_write), level.name, str(rules), str(limits.processes)]
+    python = [sys.executable, "-I", "-c", bootstrap, *entry]
     interrupt = {signal.SIGINT, signal.SIGTERM}
     signal.pthread_sigmask(signal.SIG_BLOCK, interrupt)  # Ctrl-C waits until it is registered
+    launch, group, joins = None, None, []
     try:
+        launch = level.launch(name, _visible(path), limits.scratch_bytes, rules)
+        group = cgroup.create(limits.memory_bytes, limits.processes + BWRAP_PROCESSES)
+        joins = group.join() if group is not None else []
         process = subprocess.Popen(
-            [*prefix, *python, name, str(path), str(isolation.sandbox_uid()), *preload],
+            [*launch.prefix, *python, name, str(path), str(isolation.sandbox_uid()), *preload],
             stdin=subprocess.DEVNULL,
-            stdout=fd,
-            stderr=fd,
-            cwd=home,
-            env=worker_environment(home),
-            pass_fds=(request_read, reply_write),
+            stdout=output,
+            stderr=output,
+            cwd=launch.home,
+            env=worker_environment(launch.home),
+            pass_fds=(request_read, reply_write, rules),
             start_new_session=True,
-            preexec_fn=_apply_limits(limits),
+            preexec_fn=_apply_limits(limits, joins),
         )
         worker = Worker(
-            process, request_write, reply_read, Path(output), time.monotonic(), scratch, limits
-        )
+            process, request_write, reply_read, output, time.monotonic(), launch.scratch,
+            limits, group,
+        )  # fmt: skip
         worker.view = _view(path) if preload else None
         _live[process.pid] = worker
+    except BaseException:
+        for fd in (request_write, reply_read, output):
+            os.close(fd)
+        if group is not None:
+            group.remove()
+        if launch is not None and launch.scratch is not None:
+            shutil.rmtree(launch.scratch, ignore_errors=True)
+        raise
     finally:
-        for inherited in (fd, request_read, reply_write):
+        for inherited in (request_read, reply_write, rules, *joins):
             os.close(inherited)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, interrupt)
     return worker
@@ -186,21 +212,22 @@ def worker_environment(home: str) -> dict[str, str]:
     }
 
 
-def _bubblewrap(path: Path, limits: Limits) -> list[str]:
-    bwrap = bubblewrap.executable()
-    if bwrap is None:
-        raise isolation.IsolationUnavailable("bubblewrap (bwrap) is no longer on PATH")
-    visible = [path.parent]
-    if path.is_symlink():
-        visible.append(path.resolve())  # a learner's file kept elsewhere, linked in
-    return bubblewrap.command(bwrap, visible, limits.scratch_bytes)
+def _visible(path: Path) -> list[Path]:
+    """What of the learner's side a worker sees: the exercises folder, and the target of a
+    learner's file kept elsewhere and linked in."""
+    return [path.parent, path.resolve()] if path.is_symlink() else [path.parent]
 
 
-def _apply_limits(limits: Limits) -> Any:
-    root = os.geteuid() == 0  # RLIMIT_NPROC counts a user's processes system-wide: only for
-    # the sandbox uid a root-started full worker becomes (root itself is exempt)
+def _apply_limits(limits: Limits, joins: Sequence[int]) -> Any:
+    root = os.geteuid() == 0  # RLIMIT_NPROC counts a user's processes system-wide: here only
+    # for the sandbox uid a root-started full worker becomes (root itself is exempt); an
+    # ordinary user's worker sets it itself inside its own user namespace (isolation.py)
+    libc = ctypes.CDLL(None, use_errno=True)
+    keyctl = seccomp.keyctl_number()
 
     def apply() -> None:  # runs in the child between fork and exec
+        cgroup.enter(list(joins))  # first: everything after is the group's
+        seccomp.join_new_session_keyring(libc, keyctl)
         chosen = [
             (resource.RLIMIT_DATA, limits.memory_bytes),
             (resource.RLIMIT_FSIZE, limits.output_bytes),
@@ -234,15 +261,16 @@ def stop_everything() -> None:
 
 
 def stop(worker: Worker) -> None:
-    """Kill the worker and everything it started; free its pipes and output file."""
+    """Kill the worker and everything it started; free its pipes, output file and group."""
     _live.pop(worker.process.pid, None)
     _kill_everything_from(worker.process.pid)
+    if worker.cgroup is not None:
+        worker.cgroup.remove()  # what left the session too
     with contextlib.suppress(subprocess.TimeoutExpired):
         worker.process.wait(timeout=5)
-    for fd in (worker.to_worker, worker.from_worker):
+    for fd in (worker.to_worker, worker.from_worker, worker.output):
         with contextlib.suppress(OSError):
             os.close(fd)
-    worker.output.unlink(missing_ok=True)
     if worker.scratch is not None:
         shutil.rmtree(worker.scratch, ignore_errors=True)
 

@@ -1,9 +1,10 @@
 """The worker: imports one learner module and answers calls on it, in its own process.
 
-Started by `sandbox.spawn` as `python -I -c ... IN_FD OUT_FD LEVEL NAME PATH [MODULE ...]` (inside
-bubblewrap at the full isolation level), under resource limits, with stdout and stderr going to a
-capped file. With MODULEs (a worker started ahead, while the learner edits) it imports them, then
-waits for the grading process's "load" before it loads PATH, so it loads the file as saved.
+Started by `sandbox.spawn` as `python -I -c ... IN_FD OUT_FD LEVEL FILTER_FD PROCESSES NAME PATH UID
+[MODULE ...]` (inside bubblewrap at the full isolation level, see isolation.py), under resource
+limits, with stdout and stderr going to a capped file. With MODULEs (a worker started ahead,
+while the learner edits) it imports them, then waits for the grading process's "load" before it
+loads PATH, so it loads the file as saved.
 Everything here runs beside the learner's code and is trusted by nobody: the grading process only
 accepts plain data from it, and nothing it says about the learner's code decides a grade alone.
 A call's input arrays are in sealed, read-only memory (values.decode_sealed), so an in-place write
@@ -208,12 +209,12 @@ def preload(modules: list[str]) -> None:
 
 
 def main(argv: list[str]) -> None:
-    in_fd, out_fd, level, name, path_text = int(argv[0]), int(argv[1]), *argv[2:5]
-    modules = argv[6:]  # after the uid: what to import before the learner's file is loaded
-    if level == isolation.FULL:
-        isolation.drop_root(int(argv[5]))  # the uid of its own the grading process chose
-    else:
-        isolation.enter([in_fd, out_fd])
+    in_fd, out_fd, level, rules, processes, name, path_text, uid = argv[:8]
+    modules = argv[8:]  # what to import before the learner's file is loaded
+    # enter the level the grading process chose (its name), under the system-call filter in
+    # `rules`, with a user id of its own (`uid`) and at most `processes` processes
+    isolation.named(level).enter([int(in_fd), int(out_fd)], int(uid), int(rules))
+    isolation.limit_processes(int(processes))
     # a crash leaves its traceback in the output file
     faulthandler.enable(sys.__stderr__ or sys.stderr)
     printed = CappedText()
@@ -222,7 +223,7 @@ def main(argv: list[str]) -> None:
     fix_mmap_threshold()  # large blocks freed go back to the system (see grader/memory.py)
     # torch.from_numpy of a sealed argument works (read-only), and need not say so every time
     warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
-    session = Session(in_fd, out_fd, Path(path_text), printed)
+    session = Session(int(in_fd), int(out_fd), Path(path_text), printed)
     if modules:
         preload(modules)
         if session.receive().get("op") != "load":

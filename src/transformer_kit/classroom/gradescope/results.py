@@ -18,6 +18,7 @@ from transformer_kit.results import (
     TestResult,
     add_points,
 )
+from transformer_kit.sandbox import isolation
 
 RESULTS_LIMIT = 1_000_000  # bytes: Gradescope warns about a larger results.json
 MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
@@ -121,7 +122,7 @@ def _messages(graded: CheckResult, visibilities: list[list[str]]) -> list[str]:
     messages = []
     after_hidden = False
     for exercise, shown in zip(graded.exercises, visibilities, strict=True):
-        after_hidden = after_hidden and graded.isolation != "full"
+        after_hidden = after_hidden and not _level(graded).grades_classes
         for test, visibility in zip(exercise.tests, shown, strict=True):
             hidden = visibility != "visible"
             if test.passed:
@@ -177,9 +178,15 @@ def _summary(
                 for e, tests in zip(graded.exercises, visible, strict=True)
             ),
         ]
-    if graded.isolation == "basic":
-        lines += ["", "Graded with basic isolation: bubblewrap could not run on this machine."]
+    if _level(graded).caveat:
+        lines += ["", f"Graded with {_md_text(_level(graded).caveat)}."]
+    lines += ["", f"Limits enforced by: {_md_text(graded.limits)}."]
     return "\n".join(lines) + _notes_markdown(notes)
+
+
+def _level(graded: CheckResult) -> type[isolation.Level]:
+    """The isolation level a result was graded at (the weakest for a name this kit lacks)."""
+    return isolation.LEVELS.get(graded.isolation, isolation.Basic)
 
 
 def _notes_markdown(notes: Sequence[str]) -> str:

@@ -35,6 +35,7 @@ from transformer_kit.untrusted import clean
 
 if TYPE_CHECKING:
     from transformer_kit.batch.executors import Executor
+    from transformer_kit.sandbox.isolation import Level
 
 RESULTS_FOLDER = "kit_grades"  # COURSE_DIR/kit_grades/<assignment>/: the batch engine's files
 
@@ -187,7 +188,7 @@ def autograde(
     students: Sequence[str],
     exercises: Sequence[meta.Exercise],
     executor: Executor,
-    level: str,
+    level: Level,
 ) -> tuple[list[Graded], list[str]]:
     """Grade the students' submissions of `assignment` and write the gradebook; also the names
     of the assignment's notebooks that are not kit exercises (left to nbgrader)."""
