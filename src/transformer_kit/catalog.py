@@ -16,8 +16,6 @@ from typing import Any
 import transformer_kit
 
 METADATA = Path(__file__).with_name("exercises.toml")
-# where exercises/, solutions/ and graders/ are: inside the package, or a checkout's top level
-PACKAGE = next(Path(p) for p in transformer_kit.__path__ if Path(p, "graders").is_dir())
 FORMAT_VERSION = 1
 HINT_COUNT = 3
 
@@ -43,15 +41,15 @@ class Exercise:
     @property
     def stub(self) -> Path:
         """The fresh stub shipped with the kit (never the learner's copy)."""
-        return PACKAGE / "exercises" / f"{self.name}.py"
+        return transformer_kit.CONTENT / "exercises" / f"{self.name}.py"
 
     @property
     def solution(self) -> Path:
-        return PACKAGE / "solutions" / f"{self.name}.py"
+        return transformer_kit.CONTENT / "solutions" / f"{self.name}.py"
 
     @property
     def grader(self) -> Path:
-        return PACKAGE / "graders" / f"test_{self.name}.py"
+        return transformer_kit.CONTENT / "graders" / f"test_{self.name}.py"
 
 
 _FIELDS: dict[str, tuple[type | tuple[type, ...], str]] = {

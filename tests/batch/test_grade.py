@@ -442,12 +442,14 @@ def beam_search(log_prob_fn, bos_id, *args, **kwargs):  # a search loop that nev
 
 
 def test_students_whose_code_never_ends_cost_no_one_else_a_grade(tmp_path: Path) -> None:
-    """A class of 6: one student's beam_search trickles a reply into the kit's channel forever,
-    another's calls log_prob_fn forever (greedy_decode is the reference's in both). Everyone is
-    graded; those two lose beam_search's tests, with the kit's own message, and nothing else."""
+    """A class of 20 (issue 19): one student's beam_search trickles a reply into the kit's channel
+    forever, another's calls log_prob_fn forever (greedy_decode is the reference's in both).
+    Everyone is graded; those two lose beam_search's tests, with the kit's own message, and
+    nothing else; the other 18 get full marks."""
     beam = "beam_search"
     ref = {beam: _source(beam), ATT: _source(ATT)}
-    students = {f"ref-{i}": ref for i in range(4)} | {
+    honest = 18
+    students = {f"ref-{i:02d}": ref for i in range(honest)} | {
         "trickles": {beam: ref[beam] + TRICKLE, ATT: ref[ATT]},
         "loops": {beam: ref[beam] + ENDLESS, ATT: ref[ATT]},
     }
@@ -459,9 +461,9 @@ def test_students_whose_code_never_ends_cost_no_one_else_a_grade(tmp_path: Path)
     done = kit("grade", str(folder), "--out", str(out), "-j", "2", cwd=tmp_path, timeout=600)
     assert done.returncode == 0, done.stderr
     table = rows(out)
-    full = table["ref-0"]
+    full = table["ref-00"]
     assert all(table[name][ATT] == full[ATT] for name in students)
-    assert all(table[f"ref-{i}"]["score"] == full["max_score"] for i in range(4))
+    assert all(table[f"ref-{i:02d}"]["score"] == full["max_score"] for i in range(honest))
     for name, phrase in (("trickles", "time limit: beam_search("), ("loops", "10,000 times")):
         assert 0 < float(table[name][beam]) < float(full[beam]), table[name]
         (graded,) = [e for e in result(out, name)["exercises"] if e["name"] == beam]

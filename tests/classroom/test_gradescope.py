@@ -24,7 +24,6 @@ from click.testing import CliRunner
 from support import kit_executable, solution_source
 
 import transformer_kit
-from transformer_kit import catalog as meta
 from transformer_kit import cli
 from transformer_kit.classroom.gradescope import results as gradescope
 from transformer_kit.classroom.gradescope.build import wheel_differences
@@ -303,7 +302,7 @@ def test_the_autograder_runs_the_kit_that_built_it(autograder: Autograder) -> No
             continue
         relative = path.relative_to(installed)
         top = relative.parts[0] in ("exercises", "solutions", "graders", "cli.py")
-        mine = (meta.PACKAGE if top else ours) / relative
+        mine = (transformer_kit.CONTENT if top else ours) / relative
         assert mine.read_bytes() == path.read_bytes(), relative
         compared += 1
     assert compared > 50

@@ -70,11 +70,10 @@ def _overlap(path: Path, masked: Path) -> bool:
 
 @cache
 def _masked() -> tuple[Path, ...]:
-    """The kit's solutions/ and graders/ wherever the package finds them (once per process):
-    inside it (a wheel) or at the top of a source checkout (`pip install -e .`), where a
-    learner's symbolic link to a reference would otherwise have its target bound in."""
-    roots = {Path(folder).resolve() for folder in transformer_kit.__path__}
-    return tuple(sorted(r / name for r in roots for name in MASKED if (r / name).is_dir()))
+    """The kit's solutions/ and graders/ where the package finds them (`transformer_kit.CONTENT`:
+    inside it in a wheel, the top of a source checkout with `pip install -e .`, where a
+    learner's symbolic link to a reference would otherwise have its target bound in)."""
+    return tuple(transformer_kit.CONTENT / name for name in MASKED)
 
 
 def _namespaces() -> list[str]:

@@ -36,7 +36,6 @@ from typing import ClassVar
 
 NOBODY = 65534  # the group root becomes in full isolation
 SANDBOX_UIDS = (1_000_000_000, 2**30)  # first uid and how many: the users root becomes there
-PR_SET_DUMPABLE = 4
 PR_SET_PDEATHSIG = 1
 INITIAL_UID_MAP = ["0", "0", "4294967295"]  # /proc/self/uid_map outside any user namespace
 
@@ -233,19 +232,7 @@ def drop_root(uid: int) -> None:
         return
     os.setgroups([])
     os.setresgid(NOBODY, NOBODY, NOBODY)
-    os.setresuid(uid, uid, uid)
-    _dumpable_again()
-
-
-def _dumpable_again() -> None:
-    """Changing the uid makes the kernel mark the process non-dumpable, and a non-dumpable
-    process may not write its own /proc/self/clear_refs, which the memory measurement needs
-    (student.measure_peak resets the resident high-water mark there). Being dumpable again
-    gives the same uid's other processes ptrace access, but inside bubblewrap's own pid namespace
-    there are none but the learner's own; core dumps stay off (RLIMIT_CORE is 0), and the
-    grading process makes itself non-dumpable (sandbox.harden_grading_process)."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
+    os.setresuid(uid, uid, uid)  # which leaves it non-dumpable: its /proc is root's to write
 
 
 def enter(inherited: Sequence[int]) -> bool:

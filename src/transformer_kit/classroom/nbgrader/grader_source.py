@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import transformer_kit
 from transformer_kit import catalog as meta
 from transformer_kit.classroom.nbgrader.sources import Chunk, ExportError, chunks, closure
 
@@ -253,7 +254,7 @@ def _inlined(chunk: Chunk) -> Iterator[tuple[str, str, Path]]:
     node = chunk.node
     if isinstance(node, ast.ImportFrom) and node.module in INLINED:
         for alias in node.names:
-            path = meta.PACKAGE / INLINED[node.module] / f"{alias.name}.py"
+            path = transformer_kit.CONTENT / INLINED[node.module] / f"{alias.name}.py"
             yield alias.asname or alias.name, node.module, path
 
 
