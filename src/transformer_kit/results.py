@@ -12,7 +12,8 @@ from typing import Any
 from transformer_kit import __version__
 
 CENTS = 100  # points are kept in hundredths: shares and sums are exact, never 5.999999999999998
-LIKELY_MISTAKE = "likely mistake"  # the label of a grader's diagnosis (grader/failures.py)
+LIKELY_MISTAKE = "likely mistake"  # grader/failures.py labels diagnoses so (it may not import this:
+# notebooks inline it); tests/engine/test_engine_units.py holds the two equal
 
 
 class ResultsError(ValueError):

@@ -76,6 +76,16 @@ def test_a_frame_is_refused_on_its_op_and_its_count_of_lists_before_it_is_decode
     assert len(protocol.unpack_body(fewer)["value"]) == protocol.MAX_CONTAINERS - 2
 
 
+def test_the_results_read_the_label_the_graders_write() -> None:
+    from transformer_kit import results
+    from transformer_kit.grader import failures
+
+    assert results.LIKELY_MISTAKE == failures.LIKELY_MISTAKE
+    labelled = Mismatch("wrong", diagnosis="no 1/sqrt(d_k) scaling").fields()
+    test = results.TestResult("t", False, 0.0, 1.0, "wrong", tuple(labelled))
+    assert test.likely_mistakes == ("no 1/sqrt(d_k) scaling",)
+
+
 def _failure(function, *args, **kwargs) -> Mismatch:
     with pytest.raises(Mismatch) as caught:
         function(*args, **kwargs)

@@ -15,7 +15,6 @@ a student's sandbox sees only that student's files (a private temporary folder).
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import multiprocessing
 import os
 import signal
@@ -32,10 +31,9 @@ from typing import Any, Protocol
 
 from transformer_kit import __version__
 from transformer_kit import catalog as meta
-from transformer_kit.sandbox import cgroup, isolation
+from transformer_kit.sandbox import cgroup, isolation, linux
 from transformer_kit.sandbox.isolation import Level
 
-PR_SET_PDEATHSIG = 1
 TASKS_PER_PROCESS = 200  # a grading process is replaced after this many (bounds any slow leak)
 DASK_RETRIES = 2  # reruns of a task that raised (a worker that died is rescheduled by Dask itself)
 DAEMON_HELP = (
@@ -121,7 +119,7 @@ def start_grading_process() -> None:
     with contextlib.suppress(OSError):
         os.setsid()
     if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        linux.die_with_parent()
     signal.signal(signal.SIGTERM, _stop_and_exit)
     from transformer_kit import check as grading  # noqa: F401  (pytest, numpy: once, here)
 

@@ -22,7 +22,7 @@ from rich.text import Text
 from transformer_kit.catalog import Exercise
 from transformer_kit.learner.interview import Attempt
 from transformer_kit.learner.workspace import Record
-from transformer_kit.results import CheckResult, ExerciseResult, TestResult
+from transformer_kit.results import LIKELY_MISTAKE, CheckResult, ExerciseResult, TestResult
 
 DETAILED_FAILURES = 3  # failures per exercise shown with every field; the rest in one line
 FIELD_WIDTH = 16
@@ -134,7 +134,7 @@ def _failure(out: Console, test: TestResult, detailed: bool) -> None:
     if not detailed:
         return
     for label, text in test.fields:
-        style = "yellow" if label == "likely mistake" else "none"
+        style = "yellow" if label == LIKELY_MISTAKE else "none"
         lines = [f"[{style}]{escape(line)}[/]" for line in text.splitlines()]
         _field(out, f"{label}:" if label else "", lines)
 

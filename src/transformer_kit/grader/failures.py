@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+LIKELY_MISTAKE = "likely mistake"  # the label of a grader's diagnosis (results.py reads it)
+
 
 @dataclass
 class Mismatch(AssertionError):
@@ -35,7 +37,7 @@ class Mismatch(AssertionError):
             ("differs most", self.where),
         ]
         labelled += [("", text) for text in self.details]
-        labelled.append(("likely mistake", self.diagnosis))
+        labelled.append((LIKELY_MISTAKE, self.diagnosis))
         return [(label, text) for label, text in labelled if text]
 
     @property

@@ -22,7 +22,6 @@ fresh session keyring, the short environment and the private working folder of p
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import resource
 import secrets
@@ -34,9 +33,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from transformer_kit.sandbox import linux
+
 NOBODY = 65534  # the group root becomes in full isolation
 SANDBOX_UIDS = (1_000_000_000, 2**30)  # first uid and how many: the users root becomes there
-PR_SET_PDEATHSIG = 1
 INITIAL_UID_MAP = ["0", "0", "4294967295"]  # /proc/self/uid_map outside any user namespace
 
 CLONE_NEWNS = 0x00020000
@@ -243,8 +243,8 @@ def enter(inherited: Sequence[int]) -> bool:
     """
     if not sys.platform.startswith("linux"):
         return False
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # dies with the kit, as bwrap's does
+    libc = linux.libc()
+    linux.die_with_parent()  # with the kit, as bwrap's does
     uid, gid = os.getuid(), os.getgid()
     flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC
     flags |= 0 if os.geteuid() == 0 else CLONE_NEWUSER
@@ -258,7 +258,7 @@ def enter(inherited: Sequence[int]) -> bool:
             with contextlib.suppress(OSError):
                 os.close(fd)
         _leave_like(child)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # and with the process outside,
+    linux.die_with_parent()  # and with the process outside,
     os.setpgid(0, 0)  # which `os.kill(0, ...)` (a process group) from inside cannot reach
     libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None)
     libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)

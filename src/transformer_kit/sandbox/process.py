@@ -15,7 +15,6 @@ with it.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import resource
 import shutil
@@ -29,12 +28,10 @@ from pathlib import Path
 from typing import Any
 
 import transformer_kit
-from transformer_kit.sandbox import cgroup, isolation, protocol, seccomp
+from transformer_kit.sandbox import cgroup, isolation, linux, protocol, seccomp
 from transformer_kit.sandbox.cgroup import Cgroup
 from transformer_kit.sandbox.isolation import Level
 
-PR_SET_DUMPABLE = 4
-PR_SET_CHILD_SUBREAPER = 36
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 BWRAP_PROCESSES = 3  # bubblewrap's own two processes and the worker, beside the learner's
 OUTPUT_TAIL = 2000  # bytes of a crashed worker's output quoted in the message
@@ -109,9 +106,8 @@ def harden_grading_process() -> None:
     if not sys.platform.startswith("linux"):
         return
     with contextlib.suppress(OSError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-        libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+        linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
+        linux.prctl(linux.PR_SET_DUMPABLE, 0)
 
 
 def spawn(
@@ -222,7 +218,7 @@ def _apply_limits(limits: Limits, joins: Sequence[int]) -> Any:
     root = os.geteuid() == 0  # RLIMIT_NPROC counts a user's processes system-wide: here only
     # for the sandbox uid a root-started full worker becomes (root itself is exempt); an
     # ordinary user's worker sets it itself inside its own user namespace (isolation.py)
-    libc = ctypes.CDLL(None, use_errno=True)
+    libc = linux.libc()  # loaded before the fork: nothing to load between fork and exec
     keyctl = seccomp.keyctl_number()
 
     def apply() -> None:  # runs in the child between fork and exec

@@ -23,6 +23,8 @@ import errno
 import os
 from functools import cache
 
+from transformer_kit.sandbox import linux
+
 # CLONE_NEWTIME, NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET
 NAMESPACE_FLAGS = (
     0x80,
@@ -48,8 +50,6 @@ DENIED = (
     "settimeofday", "clock_settime", "clock_adjtime", "adjtimex",
     "sethostname", "setdomainname", "iopl", "ioperm", "uselib",
 )  # fmt: skip
-PR_SET_NO_NEW_PRIVS = 38
-PR_SET_SECCOMP = 22
 SECCOMP_MODE_FILTER = 2
 KEYCTL_JOIN_SESSION_KEYRING = 1
 INSTRUCTION_BYTES = 8  # one struct sock_filter
@@ -100,10 +100,9 @@ def install(fd: int) -> None:
         code = stream.read()
     buffer = ctypes.create_string_buffer(code, len(code))
     fprog = SockFilterProgram(len(code) // INSTRUCTION_BYTES, ctypes.addressof(buffer))
-    libc = ctypes.CDLL(None, use_errno=True)
     if (
-        libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
-        or libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) != 0
+        linux.prctl(linux.PR_SET_NO_NEW_PRIVS, 1) != 0
+        or linux.prctl(linux.PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog)) != 0
     ):
         number = ctypes.get_errno()
         raise OSError(number, f"cannot load the system-call filter: {os.strerror(number)}")

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from transformer_kit.grader.failures import failure_text
+from transformer_kit.grader.failures import LIKELY_MISTAKE, failure_text
 from transformer_kit.grader.student import LocalStudent
 
 HIDDEN_NOTE = "a hidden test: it runs when your notebook is graded"
@@ -136,7 +136,7 @@ def failure_message(error: BaseException, hidden: bool) -> str:
     else:
         summary, fields = failure_text(error)
     if hidden:
-        fields = tuple((label, text) for label, text in fields if label == "likely mistake")
+        fields = tuple((label, text) for label, text in fields if label == LIKELY_MISTAKE)
     return "\n".join([summary, *(f"{label}: {text}" if label else text for label, text in fields)])
 
 
