@@ -22,7 +22,7 @@ import secrets
 import signal
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -45,6 +45,9 @@ class Cgroup:
     folders: tuple[Path, ...]
     memory: Path
     v2: bool
+    # v2: memory.peak as opened for its last reset: the kernel resets the peak only for reads
+    # through that same descriptor (cgroup-v2.rst), so later reads use it
+    peak_file: list[int] = field(default_factory=list, compare=False)
 
     def join(self) -> list[int]:
         """Descriptors (opened before a fork, close-on-exec) that the child writes "0" to,
@@ -56,6 +59,8 @@ class Cgroup:
     def memory_peak_bytes(self) -> int:
         """The most memory the group's processes held together since it was made or since
         `reset_memory_peak` (shared memory and page cache included), as the kernel counts it."""
+        if self.peak_file:
+            return int(os.pread(self.peak_file[0], 64, 0).split()[0])
         name = "memory.peak" if self.v2 else "memory.max_usage_in_bytes"
         return int((self.memory / name).read_text().split()[0])
 
@@ -64,8 +69,14 @@ class Cgroup:
         else MeasurementUnavailable)."""
         name = "memory.peak" if self.v2 else "memory.max_usage_in_bytes"
         try:
-            (self.memory / name).write_text("0" if not self.v2 else "reset")
+            if self.v2:
+                self._close_peak_file()
+                self.peak_file.append(os.open(self.memory / name, os.O_RDWR | os.O_CLOEXEC))
+                os.write(self.peak_file[0], b"reset")
+            else:
+                (self.memory / name).write_text("0")
         except OSError as error:
+            self._close_peak_file()
             raise MeasurementUnavailable(
                 f"the worker's cgroup peak cannot be reset ({name}: {error.strerror or error})"
             ) from None
@@ -80,8 +91,14 @@ class Cgroup:
                     return True
         return False
 
+    def _close_peak_file(self) -> None:
+        while self.peak_file:
+            with contextlib.suppress(OSError):
+                os.close(self.peak_file.pop())
+
     def remove(self) -> None:
         """Kill every process in the group, then delete it (from every hierarchy)."""
+        self._close_peak_file()
         for folder in self.folders:
             kill = folder / "cgroup.kill"
             if kill.exists():
@@ -118,8 +135,6 @@ def create(memory_bytes: int, processes: int) -> Cgroup | None:
     if place is None:
         return None
     v2, parents = place
-    for parent in parents:
-        _sweep(parent)
     name = f"{PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
     folders = tuple(parent / name for parent in parents)
     for folder in folders:
@@ -179,13 +194,20 @@ def _place() -> tuple[bool, tuple[Path, ...]] | None:
             if kind == "cgroup" and controller in own:
                 v1[controller] = Path(point) / own[controller].lstrip("/")
     if len(v1) == len(V1_CONTROLLERS) and all(_writable(p) for p in v1.values()):
-        return False, tuple(v1[c] for c in V1_CONTROLLERS)
+        return _swept(False, tuple(v1[c] for c in V1_CONTROLLERS))
     for _, point, kind, *_ in mounts:
         if kind == "cgroup2" and "" in own:
             folder = Path(point) / own[""].lstrip("/")
             if _delegates(folder):
-                return True, (folder,)
+                return _swept(True, (folder,))
     return None
+
+
+def _swept(v2: bool, parents: tuple[Path, ...]) -> tuple[bool, tuple[Path, ...]]:
+    """The place, its stale groups removed (once per grading process, as `_place` is cached)."""
+    for parent in parents:
+        _sweep(parent)
+    return v2, parents
 
 
 def _own_groups(text: str) -> Iterator[tuple[str, str]]:
