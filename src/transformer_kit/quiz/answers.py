@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 import random
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from transformer_kit.quiz.bank import PLACEHOLDER, Check
 from transformer_kit.quiz.formulas import FORMULAS
@@ -34,6 +35,7 @@ class Shown:
     options: tuple[str, ...]  # in the order shown, lettered a, b, ...
     key: str  # the right letters ("b", "a,c", an order "c,a,b"), or "" for a number
     value: float | None  # the right number
+    values: Mapping[str, float] = field(default_factory=dict)  # the numbers drawn
 
     @property
     def expected(self) -> str:
@@ -73,7 +75,7 @@ def _numeric(check: Check, instance: int, draw: random.Random) -> Shown:
         return Shown(check, instance, check.prompt, (), "", check.answer)
     values = {name: draw.choice(choices) for name, choices in sorted(check.params.items())}
     prompt = PLACEHOLDER.sub(lambda m: _number(values[m.group(1)]), check.prompt)
-    return Shown(check, instance, prompt, (), "", FORMULAS[check.formula](values))
+    return Shown(check, instance, prompt, (), "", FORMULAS[check.formula](values), values)
 
 
 def grade(shown: Shown, text: str) -> bool:

@@ -200,6 +200,8 @@ def _formula_mistake(check: Check) -> str:
     named = set(PLACEHOLDER.findall(check.prompt))
     if named != set(check.params):
         return f"the prompt names {sorted(named)} but the params are {sorted(check.params)}"
+    if all(len(values) < 2 for values in check.params.values()):
+        return "no param has two values to draw from: give it a fixed answer instead"
     try:
         FORMULAS[check.formula]({name: values[0] for name, values in check.params.items()})
     except KeyError as error:

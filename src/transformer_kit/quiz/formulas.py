@@ -323,3 +323,14 @@ def rope_angle(p: Params) -> float:
 @formula
 def rms_first(p: Params) -> float:
     return p["x1"] / math.sqrt((p["x1"] ** 2 + p["x2"] ** 2) / 2)
+
+
+# tokens and language models
+@formula
+def bpe_vocab(p: Params) -> float:
+    return p["base"] + p["merges"]
+
+
+@formula
+def ce_from_perplexity(p: Params) -> float:
+    return math.log(p["ppl"])
