@@ -125,8 +125,10 @@ def load(root: Path) -> Store:
 
 
 def _entries(data: dict[str, Any]) -> dict[str, Entry]:
+    if not isinstance(data["checks"], dict):
+        raise ValueError("its checks are not a table")
     entries = {}
-    for check_id, item in dict(data["checks"]).items():
+    for check_id, item in data["checks"].items():
         seen, right = item["seen"], item["right"]
         counts = (seen, right)
         if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts):
