@@ -110,8 +110,8 @@ def parse_number(text: str) -> float:
 
 def parse_letters(text: str, count: int) -> list[str]:
     words = [w for w in re.split(r"[\s,]+", text.strip().lower()) if w]
-    if len(words) == 1 and len(words[0]) > 1 and words[0].isalpha():
-        words = list(words[0])
+    if len(words) == 1 and len(words[0]) > 1 and set(words[0]) <= set(LETTERS[:count]):
+        words = list(words[0])  # "cab" for "c,a,b"
     if not words:
         raise AnswerError("give an option letter")
     for word in words:
