@@ -93,6 +93,7 @@ def test_a_wrong_answer_exits_1_and_shows_the_right_one(root: Path) -> None:
         ("attention.scale-why", "q", "no option 'q'"),
         ("training.training-step", "a,b", "every letter"),
         ("attention.no-such-check", "a", "no check 'attention.no-such-check'"),
+        ("math.gd-three-steps", "\x1b[2J\x1b[31m" + "9" * 5000, "is not a number"),
     ],
 )
 def test_an_answer_of_the_wrong_kind_exits_2_and_records_nothing(
@@ -101,6 +102,7 @@ def test_an_answer_of_the_wrong_kind_exits_2_and_records_nothing(
     code, out, err = quiz(root, "--answer", check_id, text)
     assert (code, out) == (2, "")
     assert message in err and "Traceback" not in err
+    assert "\x1b" not in err and len(err) < 500  # what was typed is shown back tamed
     assert not (root / ".kit" / "quiz.json").exists()
 
 

@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 
 from transformer_kit.quiz.bank import PLACEHOLDER, Check
 from transformer_kit.quiz.formulas import FORMULAS
+from transformer_kit.untrusted import clean
 
 LETTERS = "abcdefg"
+ECHO = 40  # at most this much of a refused answer is shown back
 THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?([eE][+-]?\d+)?$")
 
 
@@ -102,7 +104,8 @@ def parse_number(text: str) -> float:
     try:
         number = float(cleaned)
     except ValueError:
-        raise AnswerError(f"{text.strip()!r} is not a number (e.g. 0.25, 3e9, 1,024)") from None
+        typed = clean(text.strip(), ECHO)
+        raise AnswerError(f"'{typed}' is not a number (e.g. 0.25, 3e9, 1,024)") from None
     if not math.isfinite(number):
         raise AnswerError("give a finite number")
     return number
