@@ -192,9 +192,18 @@ def _mlp_forward() -> float:
     return float((np.array([[1.0, 1.0]]) @ hidden)[0])
 
 
+def _mlp_backward_w2_second() -> float:
+    x = np.array([1.0, 2.0])
+    w1, w2 = np.array([[0.5, -0.5], [0.5, 0.5]]), np.array([1.0, 1.0])
+    hidden = np.maximum(w1 @ x, 0)
+    d_loss_d_y = 2 * (w2 @ hidden - 1.0)
+    return float((d_loss_d_y * hidden)[1])
+
+
 # the checks with one fixed answer, by id
 FIXED: dict[str, Callable[[], float]] = {
     "attention.attention-by-hand": _attention_by_hand,
     "math.gd-three-steps": _three_steps,
     "math.mlp-forward": _mlp_forward,
+    "math.mlp-backward": _mlp_backward_w2_second,
 }
