@@ -66,7 +66,8 @@ def quiz(
     Ctrl-C stops; every answer given is kept.
 
     Exit status: 0 every answer right (or nothing to ask), 1 some answer wrong, 2 usage error
-    (also --answer with an unknown id or an answer not of the check's kind).
+    (also --answer with an unknown id or an answer not of the check's kind), 130 stopped by
+    Ctrl-C.
     """
     actions = [
         name

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -209,7 +209,3 @@ def _formula_mistake(check: Check) -> str:
     except (ArithmeticError, ValueError) as error:
         return f"formula {check.formula} fails on the first params: {error}"
     return ""
-
-
-def topic_names(bank: Bank) -> Sequence[str]:
-    return [topic.name for topic in bank.topics]
