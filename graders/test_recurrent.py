@@ -660,7 +660,14 @@ def test_norms_last_is_sqrt_bh(student: Any) -> None:
     """the last norm is that of dL/dh_T = ones (B, H): sqrt(B * H)"""
     xs, h0, w_xh, w_hh, b, _ = random_rnn(12, 4, 3, 2, 5, 1.0)
     call = rnn_text("gradient_norms", 12, xs, 5, 1.0)
-    norms = check_norms(student, (xs, h0, w_xh, w_hh, b), call)
+    norms = as_array(student.gradient_norms(xs, h0, w_xh, w_hh, b), call=call, what="norms")
+    if norms.shape != (4,):
+        raise Mismatch(
+            "the norms have the wrong shape: one norm per step, for h_1 .. h_T",
+            call=call,
+            expected="shape (4,)",
+            got=f"shape {norms.shape}",
+        )
     assert_close(norms[-1], math.sqrt(15), call=call, what="norms[-1] (sqrt(B * H) = sqrt(15))")
 
 
