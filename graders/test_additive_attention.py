@@ -158,10 +158,10 @@ def _check_pair(got: Any, want: tuple[Any, Any], wrong: dict[str, Any], call: st
     """(context, weights): the pair, then the weights (they name the most), then the context."""
     context, weights = unpack(got, 2, call=call, what="result (context, weights)")
     assert_close(
-        weights, want[1], call=call, what="weights (second result)", mistakes=wrong["weights"]
+        weights, want[1], call=call, what="second result (weights)", mistakes=wrong["weights"]
     )
     assert_close(
-        context, want[0], call=call, what="context (first result)", mistakes=wrong["context"]
+        context, want[0], call=call, what="first result (context)", mistakes=wrong["context"]
     )
 
 
@@ -225,15 +225,12 @@ def random_weights(seed: int, dq: int, dk: int, hidden: int) -> tuple[np.ndarray
 
 def inputs_text(seed: int, args: tuple[Any, ...], mask: Any, keep: float | None) -> str:
     query, keys, values = args[:3]
-    masked = (
-        "no mask"
-        if mask is None
-        else f"mask (B, S): rng.random < {keep}, then one random key per row kept"
-    )
+    masked = "no mask" if mask is None else f"a mask (B, S) of rng.random((B, S)) < {keep}"
     return (
         f"query {query.shape}, keys {keys.shape}, values {values.shape}, {masked}; seed={seed}: "
-        f"query, keys, values (standard_normal) and the mask {DRAWS}; w_q, w_k, 2 * v and Luong's "
-        f"w from default_rng(seed + 100)"
+        f"query, keys and values {DRAWS}.standard_normal, then the mask, with one key per row "
+        "(rng.integers) kept; w_q = g, w_k = g, v = 2 * g and Luong's w = g, each g drawn in "
+        "this order with np.random.default_rng(seed + 100).standard_normal"
     )
 
 

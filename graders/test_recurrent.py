@@ -401,8 +401,9 @@ def rnn_text(name: str, seed: int, xs: Any, hidden: int, scale: float) -> str:
     steps, batch, d_in = xs.shape
     return (
         f"{name}(xs ({steps}, {batch}, {d_in}), h0 ({batch}, {hidden}), w_xh ({d_in}, {hidden}), "
-        f"w_hh ({hidden}, {hidden}), b ({hidden},)), seed={seed}: xs, 0.5 * h0, w_xh * sqrt(D), "
-        f"w_hh * sqrt(H) / {scale}, 10 * b, dhs {DRAWS}"
+        f"w_hh ({hidden}, {hidden}), b ({hidden},)), seed={seed}: xs = g, h0 = 0.5 * g, "
+        f"w_xh = g / sqrt(D), w_hh = {scale} * g / sqrt(H), b = 0.1 * g, dhs = g, with each g "
+        f"{DRAWS}"
     )
 
 
@@ -572,8 +573,9 @@ def lstm_text(name: str, seed: int, xs: Any, hidden: int) -> str:
     steps, batch, d_in = xs.shape
     return (
         f"{name}(xs ({steps}, {batch}, {d_in}), h0 and c0 ({batch}, {hidden}), w_ih ({d_in}, "
-        f"{4 * hidden}), w_hh ({hidden}, {4 * hidden}), b ({4 * hidden},)), seed={seed}: xs, "
-        f"0.5 * h0, c0, w_ih * sqrt(D), w_hh * sqrt(H), 2 * b {DRAWS}"
+        f"{4 * hidden}), w_hh ({hidden}, {4 * hidden}), b ({4 * hidden},)), seed={seed}: "
+        f"xs = g, h0 = 0.5 * g, c0 = g, w_ih = g / sqrt(D), w_hh = g / sqrt(H), b = 0.5 * g, "
+        f"with each g {DRAWS}"
     )
 
 
