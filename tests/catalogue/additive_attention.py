@@ -215,4 +215,16 @@ VARIANTS: list[Variant] = [
             return (weights[:, :, None] * np.asarray(values, np.float32)).sum(axis=1)
         """,
     ),
+    Variant(
+        "the mask added as log(mask): right weights, after numpy's divide-by-zero warning",
+        passes=False,
+        code="""
+        def _masked_softmax(scores, mask):
+            if mask is not None:
+                scores = scores + np.log(mask)
+            shifted = np.exp(scores - scores.max(axis=-1, keepdims=True))
+            return shifted / shifted.sum(axis=-1, keepdims=True)
+        """,
+        message="numpy warned during the call",
+    ),
 ]
