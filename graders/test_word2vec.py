@@ -13,6 +13,7 @@ failure names them ("likely mistake").
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -168,15 +169,18 @@ def exact(
 
 
 def raises_naming(function: Any, name: str, value: Any, *args: Any, call: str) -> None:
-    """The call raises ValueError and its message names the argument and its value."""
+    """The call raises ValueError and its message names the argument (and its value, unless
+    `value` is None: an array's value may be printed in many ways)."""
     text = assert_raises("ValueError", function, *args, call=call)
     forms = {repr(value), str(value)} | ({f"{value:g}"} if isinstance(value, float) else set())
     compact = text.replace(" ", "")
-    if name not in text or not any(form.replace(" ", "") in compact for form in forms):
+    named = value is None or any(form.replace(" ", "") in compact for form in forms)
+    if name not in text or not named:
+        its = "" if value is None else f" and its value {value!r}"
         raise Mismatch(
-            f"raised ValueError, but the message does not name {name} and its value {value!r}",
+            f"raised ValueError, but the message does not name {name}{its}",
             call=call,
-            expected=f"a message like '{name} must be ..., got {name}={value!r}'",
+            expected=f"a message like '{name} must be ..., got {name}=...'",
             got=f"ValueError: {text}",
             diagnosis="say what was wrong: the argument's name and the value you were given",
         )
@@ -225,7 +229,7 @@ def check_pairs(student: Any, tokens: list[int], window: int, call: str, expecte
     mistakes = pair_mistakes(tokens, window)
     if sorted(got) == sorted(want):
         mistakes[PAIRS_ORDER] = got
-    elif set(got) < set(want):
+    elif len(got) < len(want) and not Counter(got) - Counter(want):
         mistakes[PAIRS_SHRUNK] = got
     exact(got, want, call=call, what="list of pairs", mistakes=mistakes)
 
@@ -325,8 +329,10 @@ def test_noise_bad_arguments(student: Any) -> None:
         raises_naming(student.noise_distribution, "power", power, good, power, call=call)
     for counts in ([3.0, -1.0], [0.0, 0.0]):
         call = f"noise_distribution(counts={counts}, power=0.75)"
-        text = counts[1] if counts[1] else counts
-        raises_naming(student.noise_distribution, "counts", text, np.array(counts), 0.75, call=call)
+        value = counts[1] if counts[1] else None  # the negative count; all zeros: the name
+        raises_naming(
+            student.noise_distribution, "counts", value, np.array(counts), 0.75, call=call
+        )
     call = "noise_distribution(counts=[] (shape (0,)), power=0.75)"
     assert_raises("ValueError", student.noise_distribution, np.zeros(0), 0.75, call=call)
 
