@@ -236,6 +236,13 @@ def check_pairs(student: Any, tokens: list[int], window: int, call: str, expecte
 
 @pytest.mark.weight(1)
 @pytest.mark.visible
+def test_pairs_example(student: Any) -> None:
+    """skipgram_pairs([5, 6, 7], 1) is [(5, 6), (6, 5), (6, 7), (7, 6)]"""
+    call = "skipgram_pairs(tokens=[5, 6, 7], window=1)"
+    check_pairs(student, [5, 6, 7], 1, call, [(5, 6), (6, 5), (6, 7), (7, 6)])
+
+
+@pytest.mark.weight(1)
 def test_pairs_hand(student: Any) -> None:
     """skipgram_pairs on hand examples: windows of 1, 2 and 5, a repeated token, short sentences"""
     for (tokens, window), want in fixtures.PAIRS:
@@ -447,7 +454,7 @@ def test_sgns_random(student: Any, seed: int, d: int, k: int, scale: float) -> N
     args = sgns_problem(seed, d, k, scale)
     call = (
         f"sgns_loss(v_center ({d},), u_context ({d},), u_negatives ({k}, {d})), seed={seed}: "
-        f"v, u_context / {scale}, u_negatives / {scale} standard normal {DRAWS}, "
+        f"v standard normal, u_context and u_negatives {scale} * standard normal, {DRAWS}, "
         "then u_negatives[-1] = u_negatives[0]"
     )
     check_sgns(student, args, call)
