@@ -646,7 +646,7 @@ def test_attention_no_future(student: Any) -> None:
 def test_attention_causal_rejects_lengths(student: Any) -> None:
     """causal attention with 3 queries and 4 keys raises ValueError naming both lengths"""
     q, k, v = random_heads(27, 1, 3, 4, 2, 2)
-    call = "attention_with_bias(q (1, 3, 2), k (1, 4, 2), v (1, 4, 2), bias=0.0, causal=True)"
+    call = "attention_with_bias(q (1, 3, 2), k (1, 4, 2), v (1, 4, 2), bias=zeros(1), causal=True)"
     check_value_error(
         student.attention_with_bias, (q, k, v, np.zeros(1), True), call, {"=3": 3, "=4": 4}
     )
