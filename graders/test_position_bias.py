@@ -427,7 +427,7 @@ def check_bias(
     got = student.t5_bias(
         query_len, key_len, table, bidirectional=bidirectional, max_distance=max_distance
     )
-    assert_close(got, want, call=call, what="bias", mistakes=bias_mistakes(*args))
+    assert_close(got, want, call=call, what="bias (H, L, S)", mistakes=bias_mistakes(*args))
 
 
 @pytest.mark.weight(2)
@@ -509,7 +509,9 @@ def check_alibi(student: Any, seq_len: int, num_heads: int, expected: Any = None
     call = f"alibi_bias({seq_len}, {num_heads})"
     want = reference.alibi_bias(seq_len, num_heads) if expected is None else expected
     got = student.alibi_bias(seq_len, num_heads)
-    assert_close(got, want, call=call, what="bias", mistakes=alibi_mistakes(seq_len, num_heads))
+    assert_close(
+        got, want, call=call, what="bias (H, L, S)", mistakes=alibi_mistakes(seq_len, num_heads)
+    )
     return as_array(got, call=call)
 
 
