@@ -30,6 +30,7 @@ from transformer_kit.grader.compare import (
     assert_equal,
     assert_raises,
     describe,
+    show,
 )
 from transformer_kit.graders.fixtures import position_bias as fixtures
 from transformer_kit.solutions import position_bias as reference
@@ -276,15 +277,10 @@ def attention_mistakes(
 # --- checks ---------------------------------------------------------------------------------------
 
 
-def check_buckets(
-    student: Any,
-    relative: np.ndarray,
-    settings: tuple[bool, int, int],
-    call: str,
-    expected: Any,
+def student_buckets(
+    student: Any, relative: np.ndarray, settings: tuple[bool, int, int], call: str
 ) -> np.ndarray:
-    """An integer array, then the buckets exactly, naming a mistake that gives the same ones."""
-    want = np.array(expected)
+    """The learner's t5_bucket(relative, *settings), which must be an integer array."""
     bidirectional, num_buckets, max_distance = settings
     got = student.t5_bucket(
         relative,
@@ -300,12 +296,24 @@ def check_buckets(
         raise Mismatch(
             "the buckets should be an integer array",
             call=call,
-            expected=f"integers, shape {want.shape}",
+            expected=f"integers, shape {np.shape(relative)}",
             got=describe(got),
             diagnosis=NOT_INT,
         )
+    return array
+
+
+def check_buckets(
+    student: Any,
+    relative: np.ndarray,
+    settings: tuple[bool, int, int],
+    call: str,
+    expected: Any,
+) -> np.ndarray:
+    """An integer array, then the buckets exactly, naming a mistake that gives the same ones."""
+    array = student_buckets(student, relative, settings, call)
     try:
-        assert_equal(array, want, call=call, what="buckets")
+        assert_equal(array, np.array(expected), call=call, what="buckets")
     except Mismatch as failure:
         for name, value in bucket_mistakes(relative, *settings).items():
             if value.shape == array.shape and np.array_equal(value, array):
@@ -400,15 +408,18 @@ def test_bucket_properties(student: Any) -> None:
     distances = np.arange(0, 400)
     for settings in ((True, 32, 128), (False, 32, 128)):
         call = f"t5_bucket(-arange(400), bidirectional={settings[0]}, 32, 128)"
-        past = check_buckets(
-            student, -distances, settings, call, reference.t5_bucket(-distances, *settings)
-        )
-        if np.any(np.diff(past) < 0) or past.max() >= 32:
+        past = student_buckets(student, -distances, settings, call)
+        if past.shape != distances.shape or np.any(np.diff(past) < 0) or past.max() >= 32:
             raise Mismatch(
                 "the bucket of a past key must not shrink as it moves away, nor reach num_buckets",
                 call=call,
-                got=f"buckets {past.tolist()[:40]} ...",
+                expected="400 buckets, never decreasing, all below 32",
+                got=f"buckets {show(past)}",
+                diagnosis=NO_CAP if past.max(initial=0) >= 32 else "",
             )
+        check_buckets(
+            student, -distances, settings, call, reference.t5_bucket(-distances, *settings)
+        )
     call = "t5_bucket(arange(400), bidirectional=False, 32, 128)"
     check_buckets(student, distances, (False, 32, 128), call, np.zeros(400, dtype=np.int64))
 
@@ -634,14 +645,25 @@ def test_attention_no_future(student: Any) -> None:
     q, k, v = random_heads(25, 2, 6, 6, 4, 3)
     bias = reference.alibi_bias(6, 2)
     call = heads_text(25, q, k, v, "alibi_bias(6, 2)", True)
-    base = check_attention(student, (q, k, v, bias, True), call)
     rng = np.random.default_rng(26)
     k2, v2 = k.copy(), v.copy()
     k2[:, 3:] = rng.standard_normal(k2[:, 3:].shape)
     v2[:, 3:] = rng.standard_normal(v2[:, 3:].shape)
     changed = call + "; then keys and values 3: replaced (seed=26)"
-    got = check_attention(student, (q, k2, v2, bias, True), changed)
-    assert_close(got[:, :3], base[:, :3], call=changed, what="output rows 0..2")
+    base = as_array(student.attention_with_bias(q, k, v, bias, causal=True), call=call)
+    got = as_array(student.attention_with_bias(q, k2, v2, bias, causal=True), call=changed)
+    if base.shape == got.shape == (2, 6, 3):
+        moved = [i for i in range(3) if not np.allclose(got[:, i], base[:, i])]
+        if moved:
+            raise Mismatch(
+                f"output row {moved[0]} changed when only keys and values 3.. changed: it sees "
+                "the future",
+                call=changed,
+                expected=f"rows 0..2 as they were, row {moved[0]} = {show(base[:, moved[0]])}",
+                got=f"row {moved[0]} = {show(got[:, moved[0]])}",
+                diagnosis=NO_MASK,
+            )
+    check_attention(student, (q, k2, v2, bias, True), changed)
 
 
 @pytest.mark.weight(1)
