@@ -6,8 +6,9 @@ Three levels: the hand fixtures (logits that are logs of whole numbers, a two-ex
 loss with an expert listed twice, capacities at factors 0.5 and 1.25, a token whose experts are
 both full), the reference on random inputs of several shapes with printed seeds (k = 1, k = E and
 between; square routers so a transposed one has the right shape), and the contract's properties
-(weights sum to 1, ties graded by probability only, k = E is the dense mixture, tokens are routed
-on their own, uniform routing costs k, capacities bound every expert's load). Integer and boolean
+(ties graded by probability only, k = E keeps every expert and is the dense mixture, tokens are
+routed on their own, uniform routing costs k, a capacity of T * k keeps every assignment and 0
+none). Integer and boolean
 results must have integer and boolean types. Classic mistakes are recomputed here on purpose so a
 failure can name them.
 """
