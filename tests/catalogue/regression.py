@@ -176,6 +176,15 @@ WRONG: list[Variant] = [
         ),
         message="does not name p",
     ),
+    Variant(
+        "the naive sigmoid 1 / (1 + exp(-z)): right values, after an overflow warning",
+        passes=False,
+        code="""
+        def sigmoid(z):
+            return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=float)))
+        """,
+        message="raised numpy's warning",
+    ),
 ]
 
 RIGHT: list[Variant] = [

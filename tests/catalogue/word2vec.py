@@ -142,6 +142,16 @@ WRONG: list[Variant] = [
         replace=((ORDER, "    order = np.argsort(similarity, kind='stable')[::-1]\n"),),
         message="ties went to the higher index",
     ),
+    Variant(
+        "log sigmoid by np.where over both branches: right values, the discarded one overflows",
+        passes=False,
+        code="""
+        def _log_sigmoid(s):
+            s = np.asarray(s, dtype=float)
+            return np.where(s >= 0, -np.log1p(np.exp(-s)), s - np.log1p(np.exp(s)))
+        """,
+        message="raised numpy's warning",
+    ),
 ]
 
 RIGHT: list[Variant] = [
