@@ -465,7 +465,7 @@ def test_step_draft_equal_to_target(student: Any) -> None:
     tokens = np.array([0, 3, 1])
     u = np.array([0.999, 0.5, 0.0])
     rows = "draft_probs = target_probs[:3], target_probs = dirichlet(ones(5), size=4), seed=75"
-    call = _step_call(tokens.tolist(), 0, 0, u.tolist(), 0.3, rows)
+    call = _step_call(tokens.tolist(), p[:3], p, u.tolist(), 0.3, rows)
     _run_step(student, tokens, p[:3].copy(), p, u, 0.3, call)
 
 
