@@ -192,6 +192,11 @@ def chunk_mistakes(text: str, size: int, overlap: int) -> dict[str, list[str]]:
 
 # ----------------------------------------------------------------------------------------------
 # Checks
+def _naming(named: list[str]) -> str:
+    """The diagnosis for the mistakes whose result is the learner's: one named, or each."""
+    if len(named) > 1:
+        return "one of these mistakes (they give the same answer here): " + "; or ".join(named)
+    return named[0] if named else ""
 
 
 def as_indices(got: Any, *, call: str) -> list[int]:
@@ -227,7 +232,7 @@ def check_indices(
         expected=str(expected),
         got=str(indices),
         where=f"position {first} of the list",
-        diagnosis=named[0] if named else "",
+        diagnosis=_naming(named),
     )
 
 
@@ -242,7 +247,7 @@ def check_chunks(got: Any, expected: list[str], *, call: str, mistakes: dict[str
         call=call,
         expected=repr(expected),
         got=repr(list(got))[:300],
-        diagnosis=named[0] if named else "",
+        diagnosis=_naming(named),
     )
 
 
@@ -483,7 +488,7 @@ def test_mmr_redundancy_is_the_max(student: Any) -> None:
         student,
         fixtures.NEGATIVE_QUERY,
         fixtures.NEGATIVE_DOCS,
-        [(3, fixtures.NEGATIVE_LAM, fixtures.NEGATIVE_EXPECTED)],
+        [(4, fixtures.NEGATIVE_LAM, fixtures.NEGATIVE_EXPECTED)],
     )
     _mmr_hand(
         student,
@@ -570,7 +575,7 @@ def test_chunk_reference_and_rebuild(student: Any) -> None:
                     call=call,
                     expected=repr(text),
                     got=repr(rebuilt)[:300],
-                    diagnosis=named[0] if named else "",
+                    diagnosis=_naming(named),
                 )
         check_chunks(got, expected, call=call, mistakes=mistakes)
 

@@ -244,6 +244,11 @@ def expected_mistakes(alpha: float, k: int) -> dict[str, float]:
 
 # ----------------------------------------------------------------------------------------------
 # Checks
+def _naming(named: list[str]) -> str:
+    """The diagnosis for the mistakes whose result is the learner's: one named, or each."""
+    if len(named) > 1:
+        return "one of these mistakes (they give the same answer here): " + "; or ".join(named)
+    return named[0] if named else ""
 
 
 def as_int(got: Any, *, call: str, what: str) -> int:
@@ -277,7 +282,7 @@ def check_step(got: Any, expected: Step, *, call: str, mistakes: Mapping[str, St
         call=call,
         expected=f"(accepted, next_token) = {expected}",
         got=f"{pair}",
-        diagnosis=named[0] if named else "",
+        diagnosis=_naming(named),
     )
 
 
@@ -498,7 +503,7 @@ def _first_difference(
     for got, want, call, mistakes in steps:
         if got != want:
             named = [name for name, value in mistakes.items() if value == got]
-            return f"{call} gave {got}, expected {want}", named[0] if named else ""
+            return f"{call} gave {got}, expected {want}", _naming(named)
     return "", ""
 
 

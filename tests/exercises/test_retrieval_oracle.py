@@ -146,7 +146,7 @@ def test_mmr_fixtures() -> None:
         (
             fixtures.NEGATIVE_QUERY,
             fixtures.NEGATIVE_DOCS,
-            [(3, fixtures.NEGATIVE_LAM, fixtures.NEGATIVE_EXPECTED)],
+            [(4, fixtures.NEGATIVE_LAM, fixtures.NEGATIVE_EXPECTED)],
         ),
         (fixtures.SUM_QUERY, fixtures.SUM_DOCS, [(4, fixtures.SUM_LAM, fixtures.SUM_EXPECTED)]),
         ([0.0, 0.0], fixtures.ZERO_QUERY_DOCS, [(2, 0.5, fixtures.ZERO_QUERY_EXPECTED)]),
@@ -157,13 +157,14 @@ def test_mmr_fixtures() -> None:
             assert solution.mmr(np.array(query), np.array(docs), k, lam) == expected
 
 
-def test_each_mmr_fixture_exposes_its_mistake() -> None:
-    """The case written for a mistake gives another answer under it."""
+def test_each_mmr_fixture_exposes_its_mistake_by_name() -> None:
+    """The case written for a mistake gives another answer under it, and the grader names that
+    mistake first (no mistake listed before it gives the same answer)."""
     cases = {
         grader.MMR_FLOOR: (
             fixtures.NEGATIVE_QUERY,
             fixtures.NEGATIVE_DOCS,
-            3,
+            4,
             fixtures.NEGATIVE_LAM,
         ),
         grader.MMR_SUM: (fixtures.SUM_QUERY, fixtures.SUM_DOCS, 4, fixtures.SUM_LAM),
@@ -172,7 +173,10 @@ def test_each_mmr_fixture_exposes_its_mistake() -> None:
     }
     for mistake, (query, docs, k, lam) in cases.items():
         q, d = np.array(query), np.array(docs)
-        assert grader.mmr_mistakes(q, d, k, lam)[mistake] != solution.mmr(q, d, k, lam), mistake
+        mistakes = grader.mmr_mistakes(q, d, k, lam)
+        assert mistakes[mistake] != solution.mmr(q, d, k, lam), mistake
+        named = [name for name, value in mistakes.items() if value == mistakes[mistake]]
+        assert named[0] == mistake, named
 
 
 def test_chunk_fixtures() -> None:
