@@ -20,8 +20,10 @@ import pytest
 
 from transformer_kit.grader.compare import (
     Mismatch,
+    as_array,
     assert_close,
     assert_raises,
+    assert_shape,
     describe,
 )
 from transformer_kit.graders.fixtures import retrieval as fixtures
@@ -364,7 +366,9 @@ def test_cosine_ignores_scale(student: Any) -> None:
     """scaling a vector by a positive number leaves its similarities as they were"""
     rng = np.random.default_rng(83)
     a, b = rng.standard_normal((3, 4)), rng.standard_normal((5, 4))
-    base = student.cosine_similarity(a, b)
+    first_call = "cosine_similarity(a, b), normal a (3, 4), b (5, 4), seed=83"
+    base = as_array(student.cosine_similarity(a, b), call=first_call, what="similarities")
+    assert_shape(base, (3, 5), call=first_call, what="similarities")
     scale = np.array([[1e-4], [3.0], [1e5]])
     call = "cosine_similarity(a * [[1e-4], [3], [1e5]], b), normal a (3, 4), b (5, 4), seed=83"
     with _quiet():
