@@ -228,8 +228,12 @@ STEP_MISTAKES = {
 }
 
 
-def step_mistakes(*args: Any) -> dict[str, Step]:
-    return {name: _step(*args, **options) for name, options in STEP_MISTAKES.items()}
+def step_mistakes(
+    tokens: np.ndarray, q: np.ndarray, p: np.ndarray, u: np.ndarray, u_next: float
+) -> dict[str, Step]:
+    return {
+        name: _step(tokens, q, p, u, u_next, **options) for name, options in STEP_MISTAKES.items()
+    }
 
 
 def expected_mistakes(alpha: float, k: int) -> dict[str, float]:
