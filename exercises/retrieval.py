@@ -42,7 +42,8 @@ def cosine_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
     result[i, j] = a[i] . b[j] / (|a[i]| |b[j]|). Holds for norms from 1e-6 to 1e6 (no eps added);
     a zero row has similarity 0 with every row (not nan).
-    Example: a = [[1, 0]], b = [[3, 4], [0, 0]] gives [[0.6, 0]] (3 / (1 * 5), then the zero row).
+    Example: a = [[1, 0], [3, 4]], b = [[3, 4], [0, 0], [-1, 0]] gives [[0.6, 0, -1],
+    [1, 0, -0.6]] (3 / (1 * 5), the zero row 0, -1 / (1 * 1); 25 / (5 * 5), 0, -3 / (5 * 1)).
     """
     # TODO(retrieval): divide each row by its norm (a zero row stays zero), then a @ b.T.
     raise NotImplementedError
@@ -53,8 +54,8 @@ def top_k(query: np.ndarray, docs: np.ndarray, k: int) -> list[int]:
 
     query (D,), docs (M, D). Ties (identical documents, zero vectors) go to the lower index.
     k > M returns all M indices. k < 1 raises ValueError naming k. Returns a list of ints.
-    Example: query [1, 0], docs [[0, 1], [1, 1], [2, 0]] have similarities [0, 0.707, 1], so k = 2
-    gives [2, 1].
+    Example: query [1, 0], docs [[0, 1], [1, 1], [2, 0]] have similarities [0, 0.707, 1], so k = 1
+    gives [2], k = 2 gives [2, 1], and k = 3 or k = 5 (> M) give [2, 1, 0].
     """
     # TODO(retrieval): check k; similarities to the query; a stable sort, most similar first;
     # the first k indices as Python ints.
@@ -75,7 +76,8 @@ def mmr(query: np.ndarray, docs: np.ndarray, k: int, lam: float = 0.5) -> list[i
     (every similarity to it is 0). Returns a list of ints, in the order selected.
     Example: query [1, 0], docs [[1, 0], [1, 0], [0, 1]] (a duplicate pair), lam = 0.5: first doc 0
     (score 0.5 * 1); then doc 1 scores 0.5 * 1 - 0.5 * 1 = 0 and doc 2 scores 0.5 * 0 - 0.5 * 0 =
-    0, a tie, so doc 1; returns [0, 1] for k = 2. With lam = 0.25, doc 2 wins (0 > 0.25 - 0.75).
+    0, a tie, so doc 1; returns [0, 1] for k = 2. With lam = 0.25, doc 2 wins (0 > 0.25 - 0.75):
+    [0, 2] for k = 2, [0, 2, 1] for k = 3.
     """
     # TODO(retrieval): check lam and k; relevance to the query and similarities between docs;
     # select greedily, keeping each doc's max similarity to the selected ones.

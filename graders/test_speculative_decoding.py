@@ -326,6 +326,47 @@ def _run_step(student: Any, tokens: Any, q: Any, p: Any, u: Any, u_next: float, 
 
 @pytest.mark.weight(1)
 @pytest.mark.visible
+def test_docstring_examples(student: Any) -> None:
+    """the examples in the stub's docstrings"""
+    p, q, expected = fixtures.EXAMPLE_ACCEPTANCE
+    assert_close(
+        student.acceptance_probability(np.array(p), np.array(q)),
+        expected,
+        call=f"acceptance_probability(p={p}, q={q})",
+        what="acceptance probability",
+        mistakes=acceptance_mistakes(np.array(p), np.array(q)),
+    )
+    p, q, residual = fixtures.EXAMPLE_RESIDUAL
+    assert_close(
+        student.residual_distribution(np.array(p), np.array(q)),
+        residual,
+        call=f"residual_distribution(p={p}, q={q})",
+        what="residual distribution",
+        mistakes=residual_mistakes(np.array(p), np.array(q)),
+    )
+    tokens, draft, target = (
+        np.array([1]),
+        np.array(fixtures.EXAMPLE_DRAFT),
+        np.array(fixtures.EXAMPLE_TARGET),
+    )
+    for u, u_next, step in fixtures.EXAMPLE_STEPS:
+        check_step(
+            student.speculative_step(tokens, draft, target, np.array(u), u_next),
+            step,
+            call=_step_call([1], draft, target, u, u_next),
+            mistakes=step_mistakes(tokens, draft, target, np.array(u), u_next),
+        )
+    alpha, k, tokens_per_step = fixtures.EXAMPLE_EXPECTED
+    assert_close(
+        student.expected_tokens_per_step(alpha, k),
+        tokens_per_step,
+        call=f"expected_tokens_per_step(alpha={alpha}, k={k})",
+        what="expected number of tokens",
+        mistakes=expected_mistakes(alpha, k),
+    )
+
+
+@pytest.mark.weight(1)
 def test_acceptance_hand(student: Any) -> None:
     """acceptance_probability is the sum of min(p, q) (hand examples)"""
     for p, q, expected in fixtures.ACCEPTANCE_CASES:
@@ -575,7 +616,6 @@ def test_steps_average_expected_tokens(student: Any) -> None:
 
 
 @pytest.mark.weight(1)
-@pytest.mark.visible
 def test_expected_tokens_hand(student: Any) -> None:
     """expected_tokens_per_step is (1 - alpha ** (k + 1)) / (1 - alpha), k + 1 at alpha = 1"""
     for alpha, k, expected in fixtures.EXPECTED_CASES:

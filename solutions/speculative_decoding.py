@@ -96,9 +96,10 @@ def speculative_step(
        residual_distribution(p_n, q_n) at the first rejected position n, or from p_k, the bonus
        distribution, when all k were accepted.
     The step emits draft_tokens[:accepted] followed by next_token: accepted + 1 tokens.
-    Example: k = 1, x_0 = 1, q_0 = [0.25, 0.5, 0.25], p_0 = [0.5, 0.25, 0.25]: the ratio is
-    0.25 / 0.5 = 0.5, so u = [0.25] accepts (0.25 < 0.5) and u = [0.75] rejects; a rejection
-    resamples from the residual [1, 0, 0], so it returns (0, 0) for any u_next.
+    Example: k = 1, draft_tokens = [1], draft_probs = [[0.25, 0.5, 0.25]], target_probs =
+    [[0.5, 0.25, 0.25], [0, 0, 1]]: the ratio is 0.25 / 0.5 = 0.5, so u = [0.25] accepts (0.25 <
+    0.5) and the bonus from p_1 = [0, 0, 1] is token 2: (1, 2) for any u_next; u = [0.75] rejects
+    and the residual is [1, 0, 0]: (0, 0) for any u_next.
     """
     tokens = np.asarray(draft_tokens).reshape(-1)
     q = np.asarray(draft_probs, dtype=np.float64)

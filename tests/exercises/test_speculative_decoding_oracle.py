@@ -128,6 +128,17 @@ def test_hand_steps_match_algorithm_2() -> None:
     assert got == fixtures.EMPTY_EXPECTED
 
 
+def test_the_docstring_examples_match_the_formulas() -> None:
+    p, q, expected = fixtures.EXAMPLE_ACCEPTANCE
+    assert py_beta(p, q) == Fraction(expected)
+    p, q, residual = fixtures.EXAMPLE_RESIDUAL
+    assert py_residual(p, q) == [Fraction(x) for x in residual]
+    for u, u_next, step in fixtures.EXAMPLE_STEPS:
+        assert py_step([1], fixtures.EXAMPLE_DRAFT, fixtures.EXAMPLE_TARGET, u, u_next) == step
+    alpha, k, tokens = fixtures.EXAMPLE_EXPECTED
+    assert py_expected_tokens(Fraction(alpha), k) == Fraction(tokens)
+
+
 def test_fixture_probabilities_are_eighths() -> None:
     rows = [fixtures.Q0, fixtures.P0, fixtures.Q1, fixtures.P1, fixtures.P2]
     for row in rows:
