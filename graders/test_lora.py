@@ -122,6 +122,10 @@ FIT_GRAD_OF_SUM = (
     "the gradient is that of the sum, 2 * (pred - y), while the loss is the mean: the mean's "
     "gradient is 2 * (pred - y) / (N * d_out)"
 )
+FIT_GRAD_ROWS = (
+    "the gradient is divided by N, the rows, only: the loss is the mean over all N * d_out "
+    "elements, so its gradient is 2 * (pred - y) / (N * d_out)"
+)
 FIT_NO_FACTOR_2 = (
     "the gradient is missing its factor 2: d mean((pred - y)**2) / d pred = "
     "2 * (pred - y) / (N * d_out)"
@@ -292,6 +296,7 @@ def fit_mistakes(args: tuple[Any, ...]) -> dict[str, dict[str, Any]]:
         FIT_SUM: {"loss": "sum", "grad": "sum"},
         FIT_MEAN_ROWS: {"loss": "rows", "grad": "rows"},
         FIT_GRAD_OF_SUM: {"grad": "sum"},
+        FIT_GRAD_ROWS: {"grad": "rows"},
         FIT_NO_FACTOR_2: {"grad": "no 2"},
         FIT_LOSS_AFTER: {"record": "after"},
         FIT_SEQUENTIAL + " (here b first)": {"order": "b first"},
@@ -401,14 +406,15 @@ def layer_text(seed: int, x: Any, w: Any, a: Any, b: Any, alpha: float, name: st
     return f"{name}({shapes}, alpha={alpha}), seed={seed}: x, w, a, b, dy {DRAWS}"
 
 
-# (seed, leading axes of x, d_in, d_out, r, alpha): ranks above 1 and alpha != r (every scale gives
-# another number), d_in != r (r from a.shape[0] differs), w square in some (transposes caught by
-# value), a single vector x and batches with two leading axes
+# (seed, leading axes of x, d_in, d_out, r, alpha): ranks above 1 and alpha neither r nor 1 (every
+# scale gives another number: with alpha = 1, "alpha instead of alpha / r" is "no scale"),
+# d_in != r (r from a.shape[0] differs), w square in some (transposes caught by value), a single
+# vector x and batches with two leading axes
 CASES = [
     (0, (4,), 5, 3, 2, 8.0),
     (1, (3,), 4, 4, 2, 16.0),
     (2, (2, 3), 6, 6, 4, 8.0),
-    (3, (), 3, 5, 2, 1.0),
+    (3, (), 3, 5, 2, 3.0),
     (4, (5,), 8, 2, 3, 32.0),
 ]
 IDS = [f"seed{c[0]}" for c in CASES]
@@ -628,11 +634,11 @@ def test_fit_hand(student: Any) -> None:
     check_fit(student, args, call, want)
 
 
-# (seed, N, d_in, d_out, rank, alpha, lr, steps)
+# (seed, N, d_in, d_out, rank, alpha, lr, steps): alpha neither rank nor 1, as in CASES
 FIT_CASES = [
     (20, 6, 4, 3, 2, 4.0, 0.05, 5),
     (21, 8, 5, 5, 3, 6.0, 0.02, 6),
-    (22, 5, 3, 4, 2, 1.0, 0.1, 4),
+    (22, 5, 3, 4, 2, 3.0, 0.1, 4),
 ]
 
 

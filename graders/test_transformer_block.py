@@ -883,3 +883,22 @@ def test_gpt_too_long(student: Any) -> None:
             "check tokens.shape[1] > len(wpe) first and raise ValueError(f'T = {T} is longer "
             "than the {len(wpe)} positions of wpe'): wpe[:T] silently returns fewer rows",
         )
+
+
+# ----------------------------------------------------------------------------------------------
+# Conventions of public code that are mistakes here (issue 26).
+
+QUICK_GELU_BLOCK = (
+    "QuickGELU in the MLP, x * sigmoid(1.702 * x) (CLIP's): GPT-2's MLP uses the tanh GELU, "
+    '0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x**3))), gelu(..., "tanh")'
+)
+ORIGINAL_TRANSFORMER = (
+    "the original Transformer's block, two mistakes at once: " + POST_LN + "; and also a ReLU "
+    "feed-forward (" + RELU_BLOCK + ")"
+)
+BLOCK_MISTAKES.update(
+    {
+        QUICK_GELU_BLOCK: {"act": "sigmoid"},
+        ORIGINAL_TRANSFORMER: {"post_ln": True, "act": "relu"},
+    }
+)
