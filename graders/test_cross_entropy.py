@@ -824,11 +824,7 @@ PPL_ROUNDED = (
     "rounded to 2 decimals (fairseq's logging helper, round(2**loss, 2)): return the exact "
     "exp(cross_entropy); round only when printing"
 )
-INDEX_WITH_IGNORED = (
-    "a target of ignore_index was used as a class index (numpy raises IndexError for -100 when "
-    "C < 100): pick log p[target] only for the kept rows, keep = targets != ignore_index, "
-    "e.g. logp[keep, targets[keep]]"
-)
+INDEX_WITH_IGNORED = NOT_IGNORED + " (with C < 100, as here, numpy raises IndexError instead)"
 
 
 @contextmanager

@@ -27,6 +27,7 @@ from transformer_kit.grader.compare import (
     unpack,
 )
 from transformer_kit.graders.fixtures import lora as fixtures
+from transformer_kit.graders.messages.together import same_numbers
 from transformer_kit.solutions import lora as reference
 
 # --- the classic mistakes, by name ----------------------------------------------------------------
@@ -202,7 +203,7 @@ def gradient_mistakes(x: Any, dy: Any, a: Any, b: Any, alpha: float) -> dict[str
     wrong["b"][GRAD_B_TRANSPOSED] = s * unscaled["b"].T
     wrong["a"][GRAD_SWAPPED] = s * unscaled["b"]
     wrong["b"][GRAD_SWAPPED] = s * unscaled["a"]
-    return wrong
+    return {key: same_numbers(named) for key, named in wrong.items()}
 
 
 def fraction_mistakes(d_in: int, d_out: int, r: int) -> dict[str, float]:

@@ -10,6 +10,7 @@ import pytest
 
 from transformer_kit.grader.compare import Mismatch, as_array, assert_close, unpack
 from transformer_kit.graders.fixtures import momentum_sgd as fixtures
+from transformer_kit.graders.messages.together import same_numbers
 from transformer_kit.solutions import momentum_sgd as reference
 
 EMA = (
@@ -309,25 +310,3 @@ def test_fit_line_converges(student: Any) -> None:
     if weights.shape != (60,):
         check_fit_line(student, args, reference.fit_line(*args), call)
     assert_close(weights[-1], 1.5, call=call, what="last weight", atol=1e-4)
-
-
-# --- mistakes that give the same numbers -------------------------------------------------------
-
-
-def same_numbers(mistakes: Mapping[str, Any]) -> dict[str, Any]:
-    """The mistakes with those that give the same numbers as an earlier one named together with
-    it (with momentum 0.5 the EMA form halves the gradient, as a missing factor 2 does), so a
-    match names every mistake that explains it, not only the first."""
-    merged: dict[str, Any] = {}
-    for description, value in mistakes.items():
-        twin = next((name for name, kept in merged.items() if _same(kept, value)), None)
-        if twin is None:
-            merged[description] = value
-        else:
-            merged[f"{twin}; or {description} (both give these numbers)"] = merged.pop(twin)
-    return merged
-
-
-def _same(first: Any, second: Any) -> bool:
-    a, b = np.asarray(first, dtype=np.float64), np.asarray(second, dtype=np.float64)
-    return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-4, atol=1e-6))

@@ -301,7 +301,7 @@ VARIANTS: list[Variant] = [
             losses = (1.0 - label_smoothing) * nll + label_smoothing * uniform
             return float(losses[targets != ignore_index].mean())
         """,
-        message="a target of ignore_index was used as a class index",
+        message="ignored rows were not ignored: a target of ignore_index was used as an index",
     ),
     Variant(
         "fairseq's perplexity, rounded to 2 decimals",
