@@ -30,6 +30,7 @@ from transformer_kit.grader.compare import (
 from transformer_kit.grader.failures import StudentRaised
 from transformer_kit.graders.fixtures import grouped_attention as fixtures
 from transformer_kit.graders.messages import attention as messages
+from transformer_kit.graders.messages.together import same_numbers
 from transformer_kit.solutions import grouped_attention as reference
 
 # ----------------------------------------------------------------------------------------------
@@ -255,7 +256,8 @@ def _mla_mistakes(
         **_mask_options(mask),
     }
     with _quiet():
-        return {name: _mla(*args, num_heads, mask, **kw) for name, kw in options.items()}
+        made = {name: _mla(*args, num_heads, mask, **kw) for name, kw in options.items()}
+    return same_numbers(made)
 
 
 def _latent_mistakes(args: tuple[np.ndarray, ...], num_heads: int) -> dict[str, np.ndarray]:

@@ -13,7 +13,8 @@ down). Classic mistakes are recomputed here on purpose so a failure can name the
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,7 @@ from transformer_kit.grader.compare import (
     assert_close,
     unpack,
 )
+from transformer_kit.grader.failures import StudentRaised
 from transformer_kit.graders.fixtures import lora as fixtures
 from transformer_kit.graders.messages.together import same_numbers
 from transformer_kit.solutions import lora as reference
@@ -333,13 +335,15 @@ def _misnamed(extra: list[Any]) -> str:
 
 def check_forward(student: Any, args: tuple[Any, ...], call: str, expected: Any = None) -> None:
     want = reference.lora_forward(*args) if expected is None else expected
-    got = student.lora_forward(*args)
+    with layout_errors(args[1], call=call):
+        got = student.lora_forward(*args)
     assert_close(got, want, call=call, mistakes=forward_mistakes(*args))
 
 
 def check_merge(student: Any, args: tuple[Any, ...], call: str, expected: Any = None) -> Any:
     want = reference.merge_lora(*args) if expected is None else expected
-    got = student.merge_lora(*args)
+    with layout_errors(args[0], call=call):
+        got = student.merge_lora(*args)
     assert_close(got, want, call=call, what="merged weight", mistakes=merge_mistakes(*args))
     return as_array(got, call=call, what="merged weight")
 
@@ -682,3 +686,33 @@ def test_fit_properties(student: Any) -> None:
             expected=f"losses[-1] < 0.5 * losses[0] = {0.5 * losses[0]:.6g}",
             got=f"losses[-1] = {losses[-1]:.6g}",
         )
+
+
+# --- shape errors of nn.Linear's layout -----------------------------------------------------------
+
+MATMUL_ERRORS = ("matmul", "mat1 and mat2", "shapes cannot be multiplied", "not aligned")
+SUM_ERRORS = ("broadcast", "size of tensor")
+
+
+@contextmanager
+def layout_errors(w: np.ndarray, *, call: str) -> Iterator[None]:
+    """A shape error with a non-square w, named: a product with w.T fails as a matmul, an update
+    (a @ b).T added to w fails as a broadcast (nn.Linear's (d_out, d_in) layout, both)."""
+    try:
+        yield
+    except StudentRaised as error:
+        if w.shape[0] == w.shape[1] or not {"ValueError", "RuntimeError"} & set(error.type_names):
+            raise
+        text = error.text.lower()
+        if any(words in text for words in MATMUL_ERRORS):
+            diagnosis = W_TRANSPOSED
+        elif any(words in text for words in SUM_ERRORS):
+            diagnosis = UPDATE_TRANSPOSED
+        else:
+            raise
+        raise Mismatch(
+            error.summary,
+            call=call,
+            details=[f"where:\n{error.where}"] if error.where else [],
+            diagnosis=diagnosis,
+        ) from None
