@@ -29,6 +29,7 @@ from transformer_kit.grader.compare import (
 from transformer_kit.grader.failures import MeasurementUnavailable, StudentRaised
 from transformer_kit.grader.memory import Call
 from transformer_kit.graders.fixtures import flash_attention as fixtures
+from transformer_kit.graders.messages.together import same_numbers
 from transformer_kit.solutions import flash_attention as reference
 
 # ----------------------------------------------------------------------------------------------
@@ -186,7 +187,7 @@ def _flash_mistakes(
             mistakes[LSE_OF_MEAN] = lse - np.log(_key_counts(q, k, causal))
             mistakes[SWAPPED] = output
     mistakes |= public_flash_mistakes(q, k, v, block_size, causal, part)
-    return mistakes
+    return same_numbers(mistakes)
 
 
 def _running_max(q: np.ndarray, k: np.ndarray, causal: bool) -> np.ndarray:
