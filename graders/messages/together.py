@@ -1,9 +1,10 @@
-"""Mistakes that give the same numbers on a grader's inputs, named together: a match then names
-every mistake that explains it, not only the first one listed."""
+"""Mistakes named together: those that give the same numbers on a grader's inputs (a match then
+names every mistake that explains it, not only the first one listed), and many mistakes listed
+lazily (pairs of them, for a result that no single one explains)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -29,3 +30,25 @@ def _same(first: Any, second: Any) -> bool:
         return False
     with np.errstate(all="ignore"):
         return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-4, atol=1e-6))
+
+
+class Lazily(Mapping[str, Any]):
+    """{description: value} whose values are made only when read, in order: a grader can list
+    many mistakes (every pair of them, say) at no cost to a learner whose result is right, and a
+    wrong result makes them only up to the first that matches."""
+
+    def __init__(self, makers: Iterable[tuple[str, Callable[[], Any]]]) -> None:
+        self._makers = dict(makers)
+        self._made: dict[str, Any] = {}
+
+    def __getitem__(self, description: str) -> Any:
+        if description not in self._made:
+            with np.errstate(all="ignore"):
+                self._made[description] = self._makers[description]()
+        return self._made[description]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._makers)
+
+    def __len__(self) -> int:
+        return len(self._makers)

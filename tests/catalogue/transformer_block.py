@@ -237,6 +237,15 @@ VARIANTS: list[Variant] = [
         replace=((HIDDEN_LINE, 'hidden = np.maximum(y @ p["w_fc"] + p["b_fc"], 0.0)'),),
         message="a ReLU in the MLP",
     ),
+    Variant(
+        "two mistakes at once: no attention residual and the MLP's exact GELU",
+        passes=False,
+        replace=(
+            (H_LINE, H_LINE.replace("h = x + ", "h = ")),
+            (HIDDEN_LINE, 'hidden = gelu(y @ p["w_fc"] + p["b_fc"])  # (B, L, F)'),
+        ),
+        message="two mistakes at once: the attention residual is missing",
+    ),
     # --- correct but different ----------------------------------------------------------------
     Variant(
         "attention with einsum",
