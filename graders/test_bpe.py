@@ -245,6 +245,8 @@ def encode_variant(word: str, merges: Sequence[tuple[str, str]], mistake: str = 
     if mistake == "dropped":
         known = {c for a, b in merges for c in a + b}
         return encode_variant("".join(c for c in word if c in known), merges)
+    if mistake in GLUED_MARKER:
+        return glued_marker_encode(word, merges, rank=mistake == "glued_marker_rank_loop")
     symbols = list(word)
     for pair in merges[::-1] if mistake == "reversed" else merges:
         symbols = merge_variant(symbols, pair, "" if mistake == "reversed" else mistake)
@@ -660,6 +662,14 @@ def test_every_training_word_one_token(student: Any) -> None:
     corpus = {"hug": 3, "pug": 2, "hugs": 1}
     call = f"train_bpe({corpus!r}, 50)"
     merges = as_merges(_call_train(student, corpus, 50, call), call=call)
+    check_merges(
+        merges,
+        reference.train_bpe(corpus, 50),
+        call=call,
+        word_counts=corpus,
+        num_merges=50,
+        summary="encode can make each training word one symbol only with every merge learned",
+    )
     for word in corpus:
         got = student.encode(word, merges)
         check_symbols(
@@ -670,3 +680,37 @@ def test_every_training_word_one_token(student: Any) -> None:
             merges=merges,
             summary="after training to the end, a training word is a single symbol",
         )
+
+
+# --------------------------------------------------------------------------------------------
+# Conventions of public code that are mistakes here (issue 26)
+
+GLUED_MARKER_TEXT = (
+    'subword-nmt\'s end-of-word marker, "</w>" glued to the last character (then stripped): '
+    "a merge can then never apply across the end of a word; this kit has no marker, a word "
+    "starts as list(word)"
+)
+GLUED_MARKER = {
+    "glued_marker": GLUED_MARKER_TEXT,
+    "glued_marker_rank_loop": GLUED_MARKER_TEXT + " (and GPT-2's rank loop: " + RANK_LOOP + ")",
+}
+ENCODE_MISTAKES.update(GLUED_MARKER)
+
+
+def glued_marker_encode(word: str, merges: Sequence[tuple[str, str]], *, rank: bool) -> list[str]:
+    """subword-nmt's encode: the last character carries "</w>" while merging (in list order, or
+    by GPT-2's rank loop as apply_bpe.py does), and loses it at the end."""
+    if not word:
+        return []
+    symbols = [*word[:-1], word[-1] + "</w>"]
+    if rank:
+        ranks = {pair: i for i, pair in reversed(list(enumerate(merges)))}
+        while len(symbols) > 1:
+            best = min(itertools.pairwise(symbols), key=lambda pair: ranks.get(pair, len(merges)))
+            if best not in ranks:
+                break
+            symbols = merge_variant(symbols, best)
+    else:
+        for pair in merges:
+            symbols = merge_variant(symbols, pair)
+    return [*symbols[:-1], symbols[-1].removesuffix("</w>")]

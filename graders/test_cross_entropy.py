@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from transformer_kit.grader.compare import Mismatch, as_array, assert_close, show
+from transformer_kit.grader.failures import StudentRaised
 from transformer_kit.graders.fixtures import cross_entropy as fixtures
 from transformer_kit.solutions import cross_entropy as reference
 
@@ -329,6 +330,7 @@ def _perplexity_mistakes(
     loss = float(losses.mean())
     with _quiet():
         mistakes = _perplexity_values(logits, targets, ignore_index, losses, loss)
+        mistakes[PPL_ROUNDED] = round(float(np.exp(loss)), 2)
     return {name: value for name, value in mistakes.items() if value is not None}
 
 
@@ -413,7 +415,8 @@ def _check_loss(
         kwargs["ignore_index"] = ignore_index
     if smoothing:
         kwargs["label_smoothing"] = smoothing
-    got = student.cross_entropy(logits, targets, **kwargs)
+    with ignore_index_as_class(targets, ignore_index, call=call):
+        got = student.cross_entropy(logits, targets, **kwargs)
     want = reference.cross_entropy(logits, targets, ignore_index, smoothing)
     _scalar_close(
         got,
@@ -436,7 +439,8 @@ def _check_grad(
 ) -> None:
     kwargs = {} if ignore_index == -100 else {"ignore_index": ignore_index}
     if got is None:
-        got = student.cross_entropy_grad(logits, targets, **kwargs)
+        with ignore_index_as_class(targets, ignore_index, call=call):
+            got = student.cross_entropy_grad(logits, targets, **kwargs)
     want = reference.cross_entropy_grad(logits, targets, ignore_index)
     assert_close(
         got,
@@ -457,7 +461,8 @@ def _check_perplexity(
     expected: float | None = None,
 ) -> None:
     kwargs = {} if ignore_index == -100 else {"ignore_index": ignore_index}
-    got = student.perplexity(logits, targets, **kwargs)
+    with ignore_index_as_class(targets, ignore_index, call=call):
+        got = student.perplexity(logits, targets, **kwargs)
     want = reference.perplexity(logits, targets, ignore_index)
     _scalar_close(
         got,
@@ -810,3 +815,29 @@ def test_perplexity_uniform_is_c(student: Any) -> None:
             f"class has p = 1/{num_classes}"
         )
         _check_perplexity(student, logits, targets, call=call, expected=float(num_classes))
+
+
+# ----------------------------------------------------------------------------------------------
+# Mistakes of public code (issue 26)
+
+PPL_ROUNDED = (
+    "rounded to 2 decimals (fairseq's logging helper, round(2**loss, 2)): return the exact "
+    "exp(cross_entropy); round only when printing"
+)
+INDEX_WITH_IGNORED = NOT_IGNORED + " (with C < 100, as here, numpy raises IndexError instead)"
+
+
+@contextmanager
+def ignore_index_as_class(targets: np.ndarray, ignore_index: int, *, call: str) -> Iterator[None]:
+    """An IndexError on targets holding ignore_index, named: the ignored target was an index."""
+    try:
+        yield
+    except StudentRaised as error:
+        if "IndexError" not in error.type_names or not np.any(targets == ignore_index):
+            raise
+        raise Mismatch(
+            error.summary,
+            call=call,
+            details=[f"where:\n{error.where}"] if error.where else [],
+            diagnosis=INDEX_WITH_IGNORED,
+        ) from None

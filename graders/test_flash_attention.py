@@ -26,9 +26,10 @@ from transformer_kit.grader.compare import (
     assert_shape,
     unpack,
 )
-from transformer_kit.grader.failures import MeasurementUnavailable
+from transformer_kit.grader.failures import MeasurementUnavailable, StudentRaised
 from transformer_kit.grader.memory import Call
 from transformer_kit.graders.fixtures import flash_attention as fixtures
+from transformer_kit.graders.messages.together import same_numbers
 from transformer_kit.solutions import flash_attention as reference
 
 # ----------------------------------------------------------------------------------------------
@@ -185,7 +186,8 @@ def _flash_mistakes(
             mistakes[LSE_NO_MAX] = lse - m
             mistakes[LSE_OF_MEAN] = lse - np.log(_key_counts(q, k, causal))
             mistakes[SWAPPED] = output
-    return mistakes
+    mistakes |= public_flash_mistakes(q, k, v, block_size, causal, part)
+    return same_numbers(mistakes)
 
 
 def _running_max(q: np.ndarray, k: np.ndarray, causal: bool) -> np.ndarray:
@@ -255,9 +257,9 @@ def _check_flash(
     kwargs: dict[str, Any] = {} if block_size is None else {"block_size": block_size}
     if causal:
         kwargs["causal"] = True
-    got = unpack(
-        student.flash_attention(q, k, v, **kwargs), 2, call=call, what="result (output, lse)"
-    )
+    with output_shaped_like_q(q, v, call=call):
+        result = student.flash_attention(q, k, v, **kwargs)
+    got = unpack(result, 2, call=call, what="result (output, lse)")
     size = 64 if block_size is None else block_size
     want = expected if expected is not None else reference.flash_attention(q, k, v, **kwargs)
     assert_close(
@@ -554,3 +556,45 @@ def test_flash_memory(student: Any) -> None:
     want = reference.flash_attention(q, k, v, 128)
     for what, value, expected in zip(("output", "logsumexp"), got, want, strict=True):
         assert_close(value, expected, call=f"{call}, the call measured", what=what)
+
+
+# ----------------------------------------------------------------------------------------------
+# Mistakes of public code (issue 26)
+
+OUTPUT_LIKE_Q = (
+    "the output buffer was made in q's shape (torch.zeros_like(q), every public FlashAttention "
+    "in numpy or torch does it), which only works when d_v == d: the output is (..., L, d_v), "
+    "one row of v's width per query, e.g. np.zeros((*q.shape[:-1], v.shape[-1]))"
+)
+CAUSAL_IGNORED = (
+    "the causal flag is ignored (every key was attended): with causal=True, query i sees only "
+    "keys j <= i, so set the scores of keys j > i to -inf in each block"
+)
+
+
+def public_flash_mistakes(
+    q: np.ndarray, k: np.ndarray, v: np.ndarray, block_size: int, causal: bool, part: int
+) -> dict[str, np.ndarray]:
+    """What flash_attention returns with the mistakes of public implementations."""
+    if not causal:
+        return {}
+    return {CAUSAL_IGNORED: _flash(q, k, v, block_size, causal=False)[part]}
+
+
+@contextmanager
+def output_shaped_like_q(q: np.ndarray, v: np.ndarray, *, call: str) -> Iterator[None]:
+    """A shape error from a call whose v is narrower or wider than q, named: the output buffer
+    was made like q."""
+    try:
+        yield
+    except StudentRaised as error:
+        shapes = {"ValueError", "RuntimeError", "IndexError"} & set(error.type_names)
+        if error.not_implemented or not shapes or v.shape[-1] == q.shape[-1]:
+            raise
+        raise Mismatch(
+            f"{error.summary} (here d = q.shape[-1] = {q.shape[-1]}, d_v = v.shape[-1] = "
+            f"{v.shape[-1]})",
+            call=call,
+            details=[f"where:\n{error.where}"] if error.where else [],
+            diagnosis=OUTPUT_LIKE_Q,
+        ) from None

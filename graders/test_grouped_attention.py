@@ -27,8 +27,10 @@ from transformer_kit.grader.compare import (
     assert_shape,
     unpack,
 )
+from transformer_kit.grader.failures import StudentRaised
 from transformer_kit.graders.fixtures import grouped_attention as fixtures
 from transformer_kit.graders.messages import attention as messages
+from transformer_kit.graders.messages.together import same_numbers
 from transformer_kit.solutions import grouped_attention as reference
 
 # ----------------------------------------------------------------------------------------------
@@ -220,10 +222,11 @@ def _mla(
     *,
     split: str = "transpose",
     swap_kv: bool = False,
+    norm_latent: bool = False,
     **options: Any,
 ) -> np.ndarray:
     """The reference latent attention's output, with one mistake made on purpose when asked."""
-    latent = x @ w_dkv  # (B, L, d_c)
+    latent = rms_normalized(x @ w_dkv) if norm_latent else x @ w_dkv  # (B, L, d_c)
     if swap_kv:
         w_uk, w_uv = w_uv, w_uk
     q = _split(x @ w_q, num_heads, split)
@@ -249,10 +252,12 @@ def _mla_mistakes(
         messages.MERGE_NO_TRANSPOSE: {"merge": "reshape"},
         messages.NO_W_O: {"project": False},
         SWAPPED_KV: {"swap_kv": True},
+        LATENT_RMS_NORM: {"norm_latent": True},
         **_mask_options(mask),
     }
     with _quiet():
-        return {name: _mla(*args, num_heads, mask, **kw) for name, kw in options.items()}
+        made = {name: _mla(*args, num_heads, mask, **kw) for name, kw in options.items()}
+    return same_numbers(made)
 
 
 def _latent_mistakes(args: tuple[np.ndarray, ...], num_heads: int) -> dict[str, np.ndarray]:
@@ -263,6 +268,7 @@ def _latent_mistakes(args: tuple[np.ndarray, ...], num_heads: int) -> dict[str, 
         CACHED_K: latent @ w_uk,
         CACHED_V: latent @ w_uv,
         LATENT_SWAPPED: reference.latent_attention(*args, num_heads)[0],
+        LATENT_RMS_NORM: rms_normalized(latent),
     }
 
 
@@ -399,8 +405,10 @@ def _check_gqa(
         if expected is None
         else expected
     )
+    with queries_summed_per_group(args[0].shape[-1], num_heads, num_kv_heads, call=call):
+        got = student.grouped_query_attention(*args, num_heads, num_kv_heads, **kwargs)
     assert_close(
-        student.grouped_query_attention(*args, num_heads, num_kv_heads, **kwargs),
+        got,
         want,
         call=call,
         mistakes=_gqa_mistakes(args, num_heads, num_kv_heads, mask),
@@ -899,3 +907,46 @@ def test_latent_indivisible(student: Any) -> None:
         "D = 6 and num_heads = 4",
         hint,
     )
+
+
+# ----------------------------------------------------------------------------------------------
+# Conventions of public code that are mistakes here (issue 26)
+
+LATENT_RMS_NORM = (
+    "the latent is RMS-normalized (DeepSeek's kv_a_layernorm): in this kit the latent is "
+    "x @ w_dkv itself, with no normalization, and the keys and values are built from it"
+)
+QUERIES_SUMMED = (
+    "a shape error with fewer kv heads than query heads: each of the num_heads query heads "
+    "attends on its own and gives its own d_k columns (num_heads * d_k = D in all); share the "
+    "kv heads (np.repeat(k, group, axis=1)), never sum or average the queries of a group"
+)
+RMS_EPS = 1e-6  # DeepSeek-V3's
+
+
+def rms_normalized(latent: np.ndarray) -> np.ndarray:
+    """latent / sqrt(mean(latent**2) + eps) over its last axis (an RMSNorm of gain 1)."""
+    return latent / np.sqrt((latent**2).mean(axis=-1, keepdims=True) + RMS_EPS)
+
+
+@contextmanager
+def queries_summed_per_group(
+    width: int, num_heads: int, num_kv_heads: int, *, call: str
+) -> Iterator[None]:
+    """A shape error naming the width num_kv_heads * d_k, named: the queries were folded into
+    one per group (so g heads came out, too narrow for w_o)."""
+    try:
+        yield
+    except StudentRaised as error:
+        narrow = num_kv_heads * (width // num_heads)
+        shape_error = {"ValueError", "RuntimeError"} & set(error.type_names)
+        if error.not_implemented or not shape_error or narrow == width:
+            raise
+        if not re.search(rf"\b{narrow}\b", error.text):
+            raise
+        raise Mismatch(
+            error.summary,
+            call=call,
+            details=[f"where:\n{error.where}"] if error.where else [],
+            diagnosis=QUERIES_SUMMED,
+        ) from None

@@ -13,7 +13,8 @@ down). Classic mistakes are recomputed here on purpose so a failure can name the
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,9 @@ from transformer_kit.grader.compare import (
     assert_close,
     unpack,
 )
+from transformer_kit.grader.failures import StudentRaised
 from transformer_kit.graders.fixtures import lora as fixtures
+from transformer_kit.graders.messages.together import same_numbers
 from transformer_kit.solutions import lora as reference
 
 # --- the classic mistakes, by name ----------------------------------------------------------------
@@ -122,6 +125,10 @@ FIT_GRAD_OF_SUM = (
     "the gradient is that of the sum, 2 * (pred - y), while the loss is the mean: the mean's "
     "gradient is 2 * (pred - y) / (N * d_out)"
 )
+FIT_GRAD_ROWS = (
+    "the gradient is divided by N, the rows, only: the loss is the mean over all N * d_out "
+    "elements, so its gradient is 2 * (pred - y) / (N * d_out)"
+)
 FIT_NO_FACTOR_2 = (
     "the gradient is missing its factor 2: d mean((pred - y)**2) / d pred = "
     "2 * (pred - y) / (N * d_out)"
@@ -198,7 +205,7 @@ def gradient_mistakes(x: Any, dy: Any, a: Any, b: Any, alpha: float) -> dict[str
     wrong["b"][GRAD_B_TRANSPOSED] = s * unscaled["b"].T
     wrong["a"][GRAD_SWAPPED] = s * unscaled["b"]
     wrong["b"][GRAD_SWAPPED] = s * unscaled["a"]
-    return wrong
+    return {key: same_numbers(named) for key, named in wrong.items()}
 
 
 def fraction_mistakes(d_in: int, d_out: int, r: int) -> dict[str, float]:
@@ -292,6 +299,7 @@ def fit_mistakes(args: tuple[Any, ...]) -> dict[str, dict[str, Any]]:
         FIT_SUM: {"loss": "sum", "grad": "sum"},
         FIT_MEAN_ROWS: {"loss": "rows", "grad": "rows"},
         FIT_GRAD_OF_SUM: {"grad": "sum"},
+        FIT_GRAD_ROWS: {"grad": "rows"},
         FIT_NO_FACTOR_2: {"grad": "no 2"},
         FIT_LOSS_AFTER: {"record": "after"},
         FIT_SEQUENTIAL + " (here b first)": {"order": "b first"},
@@ -327,13 +335,15 @@ def _misnamed(extra: list[Any]) -> str:
 
 def check_forward(student: Any, args: tuple[Any, ...], call: str, expected: Any = None) -> None:
     want = reference.lora_forward(*args) if expected is None else expected
-    got = student.lora_forward(*args)
+    with layout_errors(args[1], call=call):
+        got = student.lora_forward(*args)
     assert_close(got, want, call=call, mistakes=forward_mistakes(*args))
 
 
 def check_merge(student: Any, args: tuple[Any, ...], call: str, expected: Any = None) -> Any:
     want = reference.merge_lora(*args) if expected is None else expected
-    got = student.merge_lora(*args)
+    with layout_errors(args[0], call=call):
+        got = student.merge_lora(*args)
     assert_close(got, want, call=call, what="merged weight", mistakes=merge_mistakes(*args))
     return as_array(got, call=call, what="merged weight")
 
@@ -401,14 +411,15 @@ def layer_text(seed: int, x: Any, w: Any, a: Any, b: Any, alpha: float, name: st
     return f"{name}({shapes}, alpha={alpha}), seed={seed}: x, w, a, b, dy {DRAWS}"
 
 
-# (seed, leading axes of x, d_in, d_out, r, alpha): ranks above 1 and alpha != r (every scale gives
-# another number), d_in != r (r from a.shape[0] differs), w square in some (transposes caught by
-# value), a single vector x and batches with two leading axes
+# (seed, leading axes of x, d_in, d_out, r, alpha): ranks above 1 and alpha neither r nor 1 (every
+# scale gives another number: with alpha = 1, "alpha instead of alpha / r" is "no scale"),
+# d_in != r (r from a.shape[0] differs), w square in some (transposes caught by value), a single
+# vector x and batches with two leading axes
 CASES = [
     (0, (4,), 5, 3, 2, 8.0),
     (1, (3,), 4, 4, 2, 16.0),
     (2, (2, 3), 6, 6, 4, 8.0),
-    (3, (), 3, 5, 2, 1.0),
+    (3, (), 3, 5, 2, 3.0),
     (4, (5,), 8, 2, 3, 32.0),
 ]
 IDS = [f"seed{c[0]}" for c in CASES]
@@ -628,11 +639,11 @@ def test_fit_hand(student: Any) -> None:
     check_fit(student, args, call, want)
 
 
-# (seed, N, d_in, d_out, rank, alpha, lr, steps)
+# (seed, N, d_in, d_out, rank, alpha, lr, steps): alpha neither rank nor 1, as in CASES
 FIT_CASES = [
     (20, 6, 4, 3, 2, 4.0, 0.05, 5),
     (21, 8, 5, 5, 3, 6.0, 0.02, 6),
-    (22, 5, 3, 4, 2, 1.0, 0.1, 4),
+    (22, 5, 3, 4, 2, 3.0, 0.1, 4),
 ]
 
 
@@ -675,3 +686,33 @@ def test_fit_properties(student: Any) -> None:
             expected=f"losses[-1] < 0.5 * losses[0] = {0.5 * losses[0]:.6g}",
             got=f"losses[-1] = {losses[-1]:.6g}",
         )
+
+
+# --- shape errors of nn.Linear's layout -----------------------------------------------------------
+
+MATMUL_ERRORS = ("matmul", "mat1 and mat2", "shapes cannot be multiplied", "not aligned")
+SUM_ERRORS = ("broadcast", "size of tensor")
+
+
+@contextmanager
+def layout_errors(w: np.ndarray, *, call: str) -> Iterator[None]:
+    """A shape error with a non-square w, named: a product with w.T fails as a matmul, an update
+    (a @ b).T added to w fails as a broadcast (nn.Linear's (d_out, d_in) layout, both)."""
+    try:
+        yield
+    except StudentRaised as error:
+        if w.shape[0] == w.shape[1] or not {"ValueError", "RuntimeError"} & set(error.type_names):
+            raise
+        text = error.text.lower()
+        if any(words in text for words in MATMUL_ERRORS):
+            diagnosis = W_TRANSPOSED
+        elif any(words in text for words in SUM_ERRORS):
+            diagnosis = UPDATE_TRANSPOSED
+        else:
+            raise
+        raise Mismatch(
+            error.summary,
+            call=call,
+            details=[f"where:\n{error.where}"] if error.where else [],
+            diagnosis=diagnosis,
+        ) from None

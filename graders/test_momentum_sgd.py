@@ -10,6 +10,7 @@ import pytest
 
 from transformer_kit.grader.compare import Mismatch, as_array, assert_close, unpack
 from transformer_kit.graders.fixtures import momentum_sgd as fixtures
+from transformer_kit.graders.messages.together import same_numbers
 from transformer_kit.solutions import momentum_sgd as reference
 
 EMA = (
@@ -33,7 +34,7 @@ RETURNED_OLD_V = "returned the old velocity instead of v_new"
 NO_FACTOR_2 = "the gradient is missing its factor 2: d/dw (w x - y)^2 = 2 x (w x - y)"
 NO_FACTOR_X = "the gradient is missing its factor x (chain rule): d/dw (w x - y)^2 = 2 x (w x - y)"
 NO_FACTOR_2_OR_X = (
-    "the gradient is missing its factor 2 (or its factor x, here also 2): "
+    "the gradient is missing its factor 2, or it is missing its factor x (here x is 2 as well): "
     "d/dw (w x - y)^2 = 2 x (w x - y)"
 )
 STARTS_WITH_W0 = "the list starts with w0: return only the weights after each step"
@@ -137,17 +138,19 @@ def fit_mistakes(
     no_2 = trajectory(*args, grad=lambda w: x * (w * x - y))
     no_x = trajectory(*args, grad=lambda w: 2 * (w * x - y))
     factor = {NO_FACTOR_2_OR_X: no_2} if np.allclose(no_2, no_x) else {NO_FACTOR_2: no_2}
-    return {
-        # with momentum 0, [w0, w1, ...] is also what "the old velocity" gives: w0 comes first
-        STARTS_WITH_W0: [w0, *good[:-1]],
-        STARTS_WITH_W0 + f" (this list has {steps + 1} values, not {steps})": [w0, *good],
-        EMA: trajectory(*args, rule="ema"),
-        OLD_VELOCITY: trajectory(*args, rule="old velocity"),
-        SIGN: trajectory(*args, rule="sign"),
-        **factor,
-        NO_FACTOR_X: no_x,
-        NOT_CARRIED: trajectory(*args, carry=False),
-    }
+    return same_numbers(
+        {
+            # with momentum 0, [w0, w1, ...] is also what "the old velocity" gives: w0 comes first
+            STARTS_WITH_W0: [w0, *good[:-1]],
+            STARTS_WITH_W0 + f" (this list has {steps + 1} values, not {steps})": [w0, *good],
+            EMA: trajectory(*args, rule="ema"),
+            OLD_VELOCITY: trajectory(*args, rule="old velocity"),
+            SIGN: trajectory(*args, rule="sign"),
+            **factor,
+            NO_FACTOR_X: no_x,
+            NOT_CARRIED: trajectory(*args, carry=False),
+        }
+    )
 
 
 def check_fit_line(student: Any, args: tuple[Any, ...], expected: Any, call: str) -> None:
@@ -264,8 +267,8 @@ def test_fit_line_hand(student: Any) -> None:
 @pytest.mark.weight(2)
 def test_fit_line_momentum_hand(student: Any) -> None:
     """fit_line with momentum on a hand example"""
-    call = "fit_line(5.0, 2.0, 2.0, 0.05, 3, momentum=0.5)"
     w0, x, y, lr, steps, momentum = fixtures.FIT_MOMENTUM_ARGS
+    call = f"fit_line({w0}, {x}, {y}, {lr}, {steps}, momentum={momentum})"
     args = (w0, x, y, lr, steps)
     got = student.fit_line(*args, momentum=momentum)
     mistakes = fit_mistakes(*args, momentum)

@@ -243,6 +243,7 @@ def layer_norm_mistakes(
         mistakes[ALL_AXES] = affine(_normalize(x, eps, axis=None))
     if x.ndim >= 3:
         mistakes[SEQUENCE_AXIS] = affine(_normalize(x, eps, axis=1))
+    mistakes |= public_layer_norm_mistakes(x, gamma, beta, eps)
     if default_eps:
         mistakes[LN_RMS_DEFAULT] = affine(_normalize(x, RMS_EPS))
     else:
@@ -283,6 +284,7 @@ def rms_norm_mistakes(
     }
     if x.ndim >= 2:
         mistakes[RMS_BATCH_AXIS] = _rms(x, eps, axis=0) * gamma
+    mistakes[RMS_GEMMA] = _rms(x, eps) * (1.0 + gamma)
     if default_eps:
         mistakes[RMS_LN_DEFAULT] = _rms(x, LN_EPS) * gamma
     else:
@@ -1006,3 +1008,21 @@ def test_batch_norm_eval_matches_train(student: Any) -> None:
     )
     got = student.batch_norm_eval(x, gamma, beta, mean, var)
     assert_close(got, y_train, call=call, mistakes=eval_mistakes(x, gamma, beta, mean, var, LN_EPS))
+
+
+# --- conventions and mistakes found in public code (issue 26) -------------------------------------
+
+RMS_GEMMA = (
+    "scaled by (1 + gamma), Gemma's RMSNorm (its checkpoints store gamma - 1): here gamma is the "
+    "scale itself, y = x / sqrt(mean(x**2) + eps) * gamma"
+)
+UNBIASED_AND_EPS_OUTSIDE = "two mistakes at once: " + UNBIASED + "; and also " + EPS_OUTSIDE
+
+
+def public_layer_norm_mistakes(
+    x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float
+) -> dict[str, np.ndarray]:
+    """What layer_norm returns with the mistakes of public implementations that no single
+    classic mistake explains (torch's x.std() is unbiased, and some add eps to it)."""
+    x_hat = _normalize(x, eps, ddof=1, where="outside")
+    return {UNBIASED_AND_EPS_OUTSIDE: x_hat * gamma + beta}

@@ -255,6 +255,7 @@ def top_p_mistakes(logits: np.ndarray, p: float) -> dict[str, np.ndarray]:
         }
         if logits.ndim > 1:
             mistakes[GLOBAL] = _whole(lambda row: reference.top_p_logits(row, p), logits)
+        mistakes.update(public_top_p_mistakes(logits, p))
     mistakes.update(_probability_forms(logits, expected))
     return mistakes
 
@@ -703,8 +704,10 @@ def _check_top_p(
     student: Any, logits: np.ndarray, p: float, call: str, expected: Any = None
 ) -> None:
     want = reference.top_p_logits(logits, p) if expected is None else np.array(expected)
+    with rows_indexed(logits, call=call):
+        got = student.top_p_logits(logits, p)
     check_filtered(
-        student.top_p_logits(logits, p),
+        got,
         want,
         logits,
         call=call,
@@ -1054,3 +1057,47 @@ def test_sample_distribution(student: Any) -> None:
             expected=f"counts within 1 of {show(np.round(expected, 2))}",
             got=f"counts {show(counts)}",
         )
+
+
+# ----------------------------------------------------------------------------------------------
+# Mistakes of public code (issue 26)
+
+P_ROWS_INDEXED = (
+    "the dropped token ids were used to index the batch's first axis (convai's "
+    "logits[sorted_indices[remove]] = -inf: right for one row, but on a batch it drops whole "
+    "rows, or raises IndexError): drop per row, e.g. scatter the sorted mask back with "
+    "np.put_along_axis and np.where(keep, logits, -np.inf)"
+)
+
+
+def public_top_p_mistakes(logits: np.ndarray, p: float) -> dict[str, np.ndarray]:
+    """What top_p_logits returns with the mistakes of public implementations (on a batch)."""
+    if logits.ndim < 2:
+        return {}
+    order = np.argsort(-logits, axis=-1, kind="stable")
+    totals = np.cumsum(np.take_along_axis(_softmax(logits), order, axis=-1), axis=-1)
+    remove = np.zeros(logits.shape, dtype=bool)
+    remove[..., 1:] = totals[..., :-1] > p  # convai's shift: keep the token that crosses p
+    ids = order[remove]  # flat token ids: then used as indices of the first axis
+    if ids.size and ids.max() >= logits.shape[0]:
+        return {}  # that raises IndexError: rows_indexed names it
+    rows = logits.copy()
+    rows[ids] = -INF
+    return {P_ROWS_INDEXED: rows}
+
+
+@contextmanager
+def rows_indexed(logits: np.ndarray, *, call: str) -> Iterator[None]:
+    """An IndexError on the first axis of a batch, named: token ids indexed the rows."""
+    try:
+        yield
+    except StudentRaised as error:
+        first_axis = "axis 0" in error.text or "dimension 0" in error.text
+        if logits.ndim < 2 or "IndexError" not in error.type_names or not first_axis:
+            raise
+        raise Mismatch(
+            error.summary,
+            call=call,
+            details=[f"where:\n{error.where}"] if error.where else [],
+            diagnosis=P_ROWS_INDEXED,
+        ) from None

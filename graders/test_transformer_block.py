@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -29,10 +30,12 @@ from transformer_kit.grader.compare import (
     assert_close,
     assert_raises,
     assert_shape,
+    two_at_once,
 )
 from transformer_kit.grader.failures import StudentRaised
 from transformer_kit.graders.fixtures import transformer_block as fixtures
 from transformer_kit.graders.messages import attention as messages
+from transformer_kit.graders.messages.together import Lazily
 from transformer_kit.solutions import transformer_block as reference
 
 LN_EPS = 1e-5
@@ -297,10 +300,12 @@ BLOCK_MISTAKES: dict[str, dict[str, Any]] = {
 }
 
 
-def block_mistakes(x: np.ndarray, p: Mapping[str, np.ndarray], heads: int) -> dict[str, Any]:
-    """{description of a classic mistake: what transformer_block returns with it}."""
-    with np.errstate(all="ignore"):
-        return {name: _block(x, p, heads, **bad) for name, bad in BLOCK_MISTAKES.items()}
+def block_mistakes(x: np.ndarray, p: Mapping[str, np.ndarray], heads: int) -> Mapping[str, Any]:
+    """{description of a classic mistake: what transformer_block returns with it}, then every
+    two of them at once (made only when no single one explains a wrong result)."""
+    singles = [(name, bad) for name, bad in BLOCK_MISTAKES.items() if len(bad) == 1]
+    made = [*BLOCK_MISTAKES.items(), *two_at_once(singles)]
+    return Lazily((name, partial(_block, x, p, heads, **bad)) for name, bad in made)
 
 
 def _gpt(tokens: np.ndarray, params: Mapping[str, Any], heads: int, **bad: Any) -> np.ndarray:
@@ -883,3 +888,22 @@ def test_gpt_too_long(student: Any) -> None:
             "check tokens.shape[1] > len(wpe) first and raise ValueError(f'T = {T} is longer "
             "than the {len(wpe)} positions of wpe'): wpe[:T] silently returns fewer rows",
         )
+
+
+# ----------------------------------------------------------------------------------------------
+# Conventions of public code that are mistakes here (issue 26).
+
+QUICK_GELU_BLOCK = (
+    "QuickGELU in the MLP, x * sigmoid(1.702 * x) (CLIP's): GPT-2's MLP uses the tanh GELU, "
+    '0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x**3))), gelu(..., "tanh")'
+)
+ORIGINAL_TRANSFORMER = (
+    "the original Transformer's block, two mistakes at once: " + POST_LN + "; and also a ReLU "
+    "feed-forward (" + RELU_BLOCK + ")"
+)
+BLOCK_MISTAKES.update(
+    {
+        QUICK_GELU_BLOCK: {"act": "sigmoid"},
+        ORIGINAL_TRANSFORMER: {"post_ln": True, "act": "relu"},
+    }
+)

@@ -302,6 +302,21 @@ VARIANTS: list[Variant] = [
         ),
         message="total_norm is the sum of squares",
     ),
+    # --- wrong: found in public code (issue 26) -------------------------------------------------
+    Variant(
+        "HF transformers' legacy AdamW: epsilon-hat, and the decay after the update",
+        passes=False,
+        code="""
+        def adamw_step(w, grad, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01):
+            m_new = beta1 * m + (1 - beta1) * grad
+            v_new = beta2 * v + (1 - beta2) * grad**2
+            step_size = lr * np.sqrt(1 - beta2**t) / (1 - beta1**t)
+            w_new = w - step_size * m_new / (np.sqrt(v_new) + eps)
+            w_new = w_new - lr * weight_decay * w_new
+            return w_new, m_new, v_new
+        """,
+        message="add eps to sqrt(v_hat); and also the decay was applied after the Adam update",
+    ),
     # --- right ----------------------------------------------------------------------------------
     Variant(
         "torch inside (torch.optim.Adam / AdamW with injected state, clip_grad_norm_)",

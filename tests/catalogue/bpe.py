@@ -252,6 +252,54 @@ WRONG = [
         replace=(('    return "".join(symbols)\n', '    return " ".join(symbols)\n'),),
         message="joined with a separator",
     ),
+    # ---- found in public code (issue 26)
+    Variant(
+        "encode with subword-nmt's </w> glued to the last character",
+        passes=False,
+        code="""
+        def encode(word, merges):
+            symbols = list(word[:-1]) + [word[-1] + "</w>"] if word else []
+            for pair in merges:
+                symbols = _merge(symbols, (pair[0], pair[1]))
+            return symbols[:-1] + [symbols[-1].replace("</w>", "")] if symbols else []
+        """,
+        message='subword-nmt\'s end-of-word marker, "</w>" glued to the last character',
+    ),
+    Variant(
+        "subword-nmt's apply_bpe: </w> glued, and the lowest-ranked pair merged again and again",
+        passes=False,
+        code="""
+        def encode(word, merges):
+            ranks = {}
+            for i, pair in enumerate(merges):
+                ranks.setdefault(tuple(pair), i)
+            symbols = tuple(word[:-1]) + (word[-1] + "</w>",)
+            while len(symbols) > 1:
+                pairs = set(zip(symbols, symbols[1:]))
+                best = min(pairs, key=lambda p: ranks.get(p, float("inf")))
+                if best not in ranks:
+                    break
+                symbols = tuple(_merge(list(symbols), best))
+            if symbols[-1] == "</w>":
+                symbols = symbols[:-1]
+            elif symbols[-1].endswith("</w>"):
+                symbols = symbols[:-1] + (symbols[-1][:-4],)
+            return list(symbols)
+        """,
+        message='subword-nmt\'s end-of-word marker, "</w>" glued to the last character',
+    ),
+    Variant(
+        "num_merges read as the vocabulary size (minbpe's vocab_size - 256)",
+        passes=False,
+        replace=(
+            (
+                "    for _ in range(num_merges):\n",
+                "    alphabet = {c for word in word_counts for c in word}\n"
+                "    for _ in range(num_merges - len(alphabet)):\n",
+            ),
+        ),
+        message="stopped too early",
+    ),
 ]
 
 RIGHT = [

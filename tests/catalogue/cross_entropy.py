@@ -289,6 +289,32 @@ VARIANTS: list[Variant] = [
         """,
         message="the mean over all N rows, ignored rows included",
     ),
+    # --- known wrong: found in public code (issue 26) ------------------------------------------
+    Variant(
+        "the ignored target -100 used as a class index (IndexError)",
+        passes=False,
+        code="""
+        def cross_entropy(logits, targets, ignore_index=-100, label_smoothing=0.0):
+            log_p = log_softmax(logits, axis=-1)
+            nll = -log_p[np.arange(len(targets)), targets]
+            uniform = -log_p.mean(axis=-1)
+            losses = (1.0 - label_smoothing) * nll + label_smoothing * uniform
+            return float(losses[targets != ignore_index].mean())
+        """,
+        message="ignored rows were not ignored: a target of ignore_index was used as an index",
+    ),
+    Variant(
+        "fairseq's perplexity, rounded to 2 decimals",
+        passes=False,
+        replace=(
+            (
+                PPL,
+                "    loss = cross_entropy(logits, targets, ignore_index=ignore_index)\n"
+                "    return round(float(np.exp(loss)), 2)",
+            ),
+        ),
+        message="rounded to 2 decimals",
+    ),
     # --- correct but different ----------------------------------------------------------------
     Variant(
         "plain-Python loops with math",

@@ -180,6 +180,25 @@ VARIANTS: list[Variant] = [
         ),
         message="overflow for large scores",
     ),
+    # --- wrong: found in public code (issue 26) -------------------------------------------------
+    Variant(
+        "the output buffer shaped like q (d_v must equal d)",
+        passes=False,
+        replace=(
+            (
+                "    acc = np.zeros((*lead, seq_q, v.shape[-1]))  # running sum of exp(score - m)"
+                " * v\n",
+                "    acc = np.zeros(q.shape)\n",
+            ),
+        ),
+        message="the output buffer was made in q's shape",
+    ),
+    Variant(
+        "the causal flag ignored",
+        passes=False,
+        replace=(("        if causal:\n", "        if False:\n"),),
+        message="the causal flag is ignored",
+    ),
     # --- right ----------------------------------------------------------------------------------
     Variant(
         "einsum and a loop over blocks",

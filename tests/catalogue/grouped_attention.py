@@ -214,6 +214,35 @@ WRONG = [
         ),
         message="the softmax weights returned instead of the scores",
     ),
+    # --- found in public code (issue 26)
+    Variant(
+        "DeepSeek's RMSNorm on the latent (kv_a_layernorm)",
+        passes=False,
+        replace=(
+            (
+                "    latent = x @ w_dkv  # (B, L, d_c): what the cache keeps\n",
+                "    latent = x @ w_dkv\n"
+                "    latent = latent / np.sqrt((latent**2).mean(axis=-1, keepdims=True) + 1e-6)\n",
+            ),
+        ),
+        message="the latent is RMS-normalized (DeepSeek's kv_a_layernorm)",
+    ),
+    Variant(
+        "GQA with each group's queries summed into one",
+        passes=False,
+        code="""
+        def grouped_query_attention(x, w_q, w_k, w_v, w_o, num_heads, num_kv_heads, mask=None):
+            batch, seq_len, width = x.shape
+            d_k = width // num_heads
+            group = num_heads // num_kv_heads
+            q = _split(x @ w_q, num_heads, d_k)
+            q = q.reshape(batch, num_kv_heads, group, seq_len, d_k).sum(axis=2)
+            k = _split(x @ w_k, num_kv_heads, d_k)
+            v = _split(x @ w_v, num_kv_heads, d_k)
+            return _merge(_attend(q, k, v, mask), w_o)
+        """,
+        message="never sum or average the queries of a group",
+    ),
 ]
 
 RIGHT = [

@@ -264,6 +264,19 @@ VARIANTS: list[Variant] = [
         ),
         message="one matrix was updated before the other's gradient",
     ),
+    # --- wrong: found in public code (issue 26) -------------------------------------------------
+    Variant(
+        "the layer not scaled at all (forward and merge)",
+        passes=False,
+        replace=((SCALE_LINE, "    scale = 1.0\n"), (MERGE_RETURN, "    return w + a @ b\n")),
+        message="the low-rank path is not scaled",
+    ),
+    Variant(
+        "the MSE gradient divided by N (the rows) instead of N * d_out",
+        passes=False,
+        replace=((FIT_DY, "        dy = 2.0 * (pred - y) / pred.shape[0]\n"),),
+        message="the gradient is divided by N, the rows, only",
+    ),
     # --- right ----------------------------------------------------------------------------------
     Variant(
         "einsum everywhere",

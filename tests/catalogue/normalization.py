@@ -372,6 +372,22 @@ VARIANTS: list[Variant] = [
         ),
         message="raised ValueError: N = 1",
     ),
+    # --- known wrong: found in public code (issue 26) ------------------------------------------
+    Variant(
+        "Gemma's RMSNorm, scaled by (1 + gamma)",
+        passes=False,
+        replace=((RMS_RETURN, "return x / np.sqrt(mean_square + eps) * (1.0 + gamma)"),),
+        message="scaled by (1 + gamma), Gemma's RMSNorm",
+    ),
+    Variant(
+        "layer_norm with torch's unbiased std and eps added to it",
+        passes=False,
+        replace=(
+            (LN_VAR, "std = x.std(axis=-1, ddof=1, keepdims=True)"),
+            (LN_X_HAT, "x_hat = (x - mean) / (std + eps)"),
+        ),
+        message="divide by D (np.var's default); and also eps outside the square root",
+    ),
     # --- correct but different ----------------------------------------------------------------
     Variant(
         "loops in plain Python",

@@ -281,6 +281,27 @@ VARIANTS: list[Variant] = [
         replace=((S_FIRST, "        return above[:1]\n"),),
         message="return one token id as a scalar",
     ),
+    # --- wrong: found in public code (issue 26) -------------------------------------------------
+    Variant(
+        "convai's top-p: the dropped ids index the batch's rows",
+        passes=False,
+        code="""
+        def top_p_logits(logits, p):
+            if not 0 < p <= 1:
+                raise ValueError(f"p must be in (0, 1], got p={p!r}")
+            logits = np.array(logits, dtype=np.float64)
+            order = np.argsort(-logits, axis=-1, kind="stable")
+            probs = np.exp(logits - logits.max(axis=-1, keepdims=True))
+            probs = probs / probs.sum(axis=-1, keepdims=True)
+            totals = np.cumsum(np.take_along_axis(probs, order, axis=-1), axis=-1)
+            remove = totals > p
+            remove[..., 1:] = remove[..., :-1].copy()
+            remove[..., 0] = False
+            logits[order[remove]] = -np.inf
+            return logits
+        """,
+        message="the dropped token ids were used to index the batch's first axis",
+    ),
     # --- right ----------------------------------------------------------------------------------
     Variant(
         "plain-Python loops, one token at a time",

@@ -308,6 +308,35 @@ VARIANTS: list[Variant] = [
         replace=((RAISE, '    assert False, f"stage {stage}"\n'),),
         message="not `assert`",
     ),
+    # --- found in public code (issue 26) ------------------------------------------------------
+    Variant(
+        "DeepSpeed's ZeRO-2 count, fp32 gradients kept",
+        passes=False,
+        replace=(
+            (
+                "        return 2.0 * n_params + 14.0 * n_params / n_gpus\n",
+                "        return 2.0 * n_params + 18.0 * n_params / n_gpus\n",
+            ),
+        ),
+        message="DeepSpeed's count with fp32 gradients kept",
+    ),
+    Variant(
+        "training days from 8 * N * D (a recomputed forward pass)",
+        passes=False,
+        replace=(
+            (
+                SECONDS,
+                "    seconds = 8.0 * n_params * n_tokens / (n_gpus * peak_flops_per_gpu * mfu)\n",
+            ),
+        ),
+        message="8 * N * D counts a recomputed forward pass",
+    ),
+    Variant(
+        "chinchilla's tokens returned as N (D = tokens_per_param * N forgotten)",
+        passes=False,
+        replace=((CHIN_RETURN, "    return float(n_params), float(n_params)\n"),),
+        message="the second result is N again",
+    ),
     # --- correct, but different ---------------------------------------------------------------
     Variant(
         "torch inside, tensors returned",

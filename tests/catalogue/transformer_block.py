@@ -219,6 +219,33 @@ VARIANTS: list[Variant] = [
         replace=((LENGTH_CHECK, ""),),
         message="numpy's own error, not a message that names T",
     ),
+    # --- wrong: found in public code (issue 26) -------------------------------------------------
+    Variant(
+        "CLIP's QuickGELU in the block's MLP",
+        passes=False,
+        replace=(
+            (
+                HIDDEN_LINE,
+                'pre = y @ p["w_fc"] + p["b_fc"]\n    hidden = pre / (1.0 + np.exp(-1.702 * pre))',
+            ),
+        ),
+        message="QuickGELU in the MLP",
+    ),
+    Variant(
+        "the original Transformer's ReLU feed-forward",
+        passes=False,
+        replace=((HIDDEN_LINE, 'hidden = np.maximum(y @ p["w_fc"] + p["b_fc"], 0.0)'),),
+        message="a ReLU in the MLP",
+    ),
+    Variant(
+        "two mistakes at once: no attention residual and the MLP's exact GELU",
+        passes=False,
+        replace=(
+            (H_LINE, H_LINE.replace("h = x + ", "h = ")),
+            (HIDDEN_LINE, 'hidden = gelu(y @ p["w_fc"] + p["b_fc"])  # (B, L, F)'),
+        ),
+        message="two mistakes at once: the attention residual is missing",
+    ),
     # --- correct but different ----------------------------------------------------------------
     Variant(
         "attention with einsum",
