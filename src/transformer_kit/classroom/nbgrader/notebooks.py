@@ -131,7 +131,9 @@ def _tests_introduction(exercise: meta.Exercise, tests: Sequence[GradedTest]) ->
 
 
 def _points(points: float) -> str:
-    return f"{points:.3g} point{'' if points == 1 else 's'}"
+    """Points as a learner reads them: at most two decimals (a test's share is 64ths)."""
+    shown = f"{points:.2f}".rstrip("0").rstrip(".")
+    return f"{shown} point{'' if points == 1 else 's'}"
 
 
 def _setup_source(exercise: meta.Exercise, parts: GraderParts) -> str:
