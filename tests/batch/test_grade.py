@@ -571,7 +571,7 @@ def test_a_misnamed_file_is_known_as_the_exercise_it_most_likely_is(
 def test_usage_errors_exit_2_with_a_message(graded: Graded, tmp_path: Path) -> None:
     (tmp_path / "a" / "ref-01").mkdir(parents=True)
     (tmp_path / "download").mkdir()
-    for student in ("smithjane_12_34", "doejohn_13_35"):  # a learning platform's flat download
+    for student in ("smithjane_12", "doejohn_13"):  # a platform's flat download, not Canvas's
         (tmp_path / "download" / f"{student}_{MOM}.py").write_bytes(_source(MOM))
     cases = [
         (["grade", str(tmp_path / "nowhere")], "is not a folder"),

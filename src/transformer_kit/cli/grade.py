@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from transformer_kit.batch.layouts import LAYOUTS  # light: the names, for --help
+
 if TYPE_CHECKING:
     from transformer_kit.batch.engine import Outcome
     from transformer_kit.batch.executors import Executor
@@ -38,6 +40,14 @@ def default_jobs() -> int:
 @click.option("--scheduler", metavar="ADDRESS",
               help="Send the work to a running Dask scheduler (tcp://HOST:PORT) instead; "
               "needs pip install 'transformer-kit[cluster]'.")  # fmt: skip
+@click.option("--layout", type=click.Choice(LAYOUTS),
+              help="How the submissions are laid out (default: detected): one folder per "
+              "student; Canvas's flat download (login_userid_submissionid_file); Moodle's "
+              "'Full Name_12345_assignsubmission_file_' folders; GitHub Classroom's "
+              "'assignment-username' clones.")  # fmt: skip
+@click.option("--roster", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="A CSV with the columns name (the platform's login, number or username) "
+              "and student (the id to grade under).")  # fmt: skip
 @click.option("--force", is_flag=True, help="Regrade every submission, even unchanged ones.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON document (the summary, with every student's totals) "
@@ -51,6 +61,8 @@ def grade(
     out: Path,
     jobs: int | None,
     scheduler: str | None,
+    layout: str | None,
+    roster: Path | None,
     force: bool,
     as_json: bool,
     allow_basic_isolation: bool,
@@ -70,14 +82,16 @@ def grade(
     Exit status: 0 when every submission was graded (whatever the scores), 1 when the kit
     could not grade some (their results say why), 2 on a usage error, 130 when interrupted.
     """
-    from transformer_kit.batch import executors
+    from transformer_kit.batch import executors, layouts
     from transformer_kit.batch import submissions as finding
     from transformer_kit.cli import common as cli_errors
 
     level = batch_isolation(allow_basic_isolation)
     catalogue = cli_errors.catalogue()
+    names = [e.name for e in catalogue]
     try:
-        found = finding.find_submissions(submissions, [e.name for e in catalogue], out)
+        mapping = layouts.load_roster(roster) if roster else None
+        found = layouts.read_class(submissions, names, out, layout, mapping)
     except finding.BatchError as error:
         raise click.UsageError(str(error)) from None
     except OSError as error:
