@@ -224,10 +224,10 @@ def _run(
 
 
 def _visible(exercises: Sequence[Exercise]) -> dict[str, tuple[str, ...]]:
-    """Each exercise's tests a student may see in full (the graders' marks)."""
+    """Each exercise's tests a student may see in full (as a released notebook shows them)."""
     from transformer_kit.classroom.nbgrader.grader_source import visible_tests
 
-    return {e.name: visible_tests(e.grader) for e in exercises}
+    return {e.name: visible_tests(e) for e in exercises}
 
 
 def _print_summary(outcome: Outcome, exercises: Sequence[Exercise], out: Path) -> None:
