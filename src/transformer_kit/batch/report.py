@@ -19,7 +19,6 @@ from typing import Any
 
 from transformer_kit import __version__
 from transformer_kit.batch import plots, stats
-from transformer_kit.batch.tables import points
 from transformer_kit.catalog import Exercise
 from transformer_kit.results import CheckResult
 from transformer_kit.sandbox.isolation import Level
@@ -28,6 +27,11 @@ from transformer_kit.storage import atomic_write
 REPORT = "report.html"
 TEMPLATE = "report.html.jinja"
 TOP_MISTAKES = 20  # likely mistakes listed for the class
+
+
+def points(value: float) -> str:
+    """Points as the page shows them: at most two decimals (the results keep them exact)."""
+    return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
 @dataclass(frozen=True)

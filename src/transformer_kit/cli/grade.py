@@ -225,9 +225,15 @@ def _run(
 
 def _visible(exercises: Sequence[Exercise]) -> dict[str, tuple[str, ...]]:
     """Each exercise's tests a student may see in full (as a released notebook shows them)."""
-    from transformer_kit.classroom.nbgrader.grader_source import visible_tests
+    from transformer_kit.classroom.nbgrader.grader_source import graded_tests
+    from transformer_kit.classroom.nbgrader.sources import ExportError
+    from transformer_kit.cli.common import KitBroken
 
-    return {e.name: visible_tests(e) for e in exercises}
+    try:
+        found = graded_tests(exercises)
+    except ExportError as error:
+        raise KitBroken(f"the kit's graders cannot be read: {error}") from None
+    return {name: tuple(t.name for t in tests if t.visible) for name, tests in found.items()}
 
 
 def _print_summary(outcome: Outcome, exercises: Sequence[Exercise], out: Path) -> None:
