@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -86,10 +87,19 @@ def detect(paths: Sequence[Path], names: Sequence[str]) -> str:
         return "canvas" if any(CANVAS.match(f.name) for f in files) else "folders"
     if folders and all(MOODLE.match(f.name) for f in folders):
         return "moodle"
-    clones = [f for f in folders if (f / ".git").exists()]
+    clones = [f for f in folders if _is_clone(f)]
     if len(folders) > 1 and clones == folders and _common_prefix([f.name for f in folders]):
         return "github-classroom"
     return "folders"
+
+
+def _is_clone(folder: Path) -> bool:
+    """Whether a student's folder holds `.git` (a folder it may not read is not a clone)."""
+    try:
+        os.lstat(folder / ".git")
+    except OSError:
+        return False
+    return True
 
 
 def load_roster(path: Path) -> dict[str, str]:
