@@ -283,7 +283,7 @@ def test_a_visible_mark_with_arguments_is_refused(tmp_path: Path) -> None:
     text = exercise.grader.read_text(encoding="utf-8")
     grader.write_text(text.replace("@pytest.mark.visible\n", "@pytest.mark.visible(1)\n", 1))
     with pytest.raises(sources.ExportError, match="without arguments"):
-        grader_source.visible_tests(grader)
+        grader_source.grader_source(grader)  # the notebook's copy leaves the marks out
 
 
 def test_a_visible_test_that_reads_the_reference_is_refused() -> None:
@@ -462,7 +462,7 @@ def test_export_errors_say_whose_problem_it_is(
     code, out = export(str(course), "warm")
     assert code == 2 and "cannot write the course" in out
 
-    def broken(exercises: Any) -> Any:
+    def broken(exercises: Any, visibility: Any) -> Any:
         raise sources.ExportError("graders/test_warmups.py stacks parametrize marks")
 
     monkeypatch.setattr(classroom, "graded_tests", broken)
