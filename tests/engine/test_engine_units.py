@@ -11,6 +11,7 @@ import pytest
 
 from transformer_kit import catalog as meta
 from transformer_kit.grader.compare import Mismatch, assert_close, assert_equal, unpack
+from transformer_kit.grader.warned import assert_stable
 from transformer_kit.sandbox import protocol, values
 
 
@@ -206,3 +207,20 @@ def test_changes_inside_list_and_dict_arguments_are_seen() -> None:
     assert mutated_arguments(taken) == ["argument 1", "state", "counts"]
     nan = snapshot((np.array([np.nan]),), {})
     assert mutated_arguments(nan) == []
+
+
+def test_a_floating_point_warning_fails_a_stable_call_and_names_the_mistake() -> None:
+    """exp(1000) overflows (a warning, the value inf); log(0) divides by zero; 0/0 is invalid:
+    each fails with the grader's mistake. An underflow (exp(-1000) rounding to 0) is no mistake."""
+    for run, text in (
+        (lambda: np.exp(np.array([1000.0])), "overflow"),
+        (lambda: np.log(np.array([0.0])), "divide by zero"),
+        (lambda: np.array([0.0]) / np.array([0.0]), "invalid value"),
+    ):
+        with pytest.raises(Mismatch) as failure:
+            assert_stable(run, call="f(z)", mistake="shift by the max")
+        assert text in failure.value.got
+        assert "shift by the max" in failure.value.message
+    with np.errstate(all="ignore"):  # assert_stable turns warnings on (as the worker does)
+        value = assert_stable(lambda: np.exp(np.array([-1000.0])), call="f(z)", mistake="")
+    assert value.tolist() == [0.0]

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import re
 import signal
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from transformer_kit.grader.failures import StudentFailed, StudentRaised
 from transformer_kit.grader.student import mutation_failure
+from transformer_kit.grader.warned import MAX_TEXT, MAX_WARNINGS
 from transformer_kit.sandbox import channel, protocol, values
 from transformer_kit.sandbox import process as sandbox
 from transformer_kit.sandbox.isolation import Level
@@ -108,6 +110,8 @@ class Sandboxed:
             raise self._malformed(call)
         if reply.get("mutated"):
             raise mutation_failure(call, _names(reply["mutated"]))
+        for text in _warnings(reply.get("warned")):  # raised again here (grader/warned.py)
+            warnings.warn(text, RuntimeWarning, stacklevel=2)
         return self._decode(reply.get("value"), call)
 
     def _answer(
@@ -338,6 +342,12 @@ class Sandboxed:
             call=call,
             diagnosis=MALFORMED,
         )
+
+
+def _warnings(value: Any) -> list[str]:
+    """The worker's floating-point warnings for one call, bounded in length and count."""
+    items = value[:MAX_WARNINGS] if isinstance(value, list) else []
+    return [clean(item, MAX_TEXT) for item in items if isinstance(item, str)]
 
 
 def _names(value: Any) -> list[str]:

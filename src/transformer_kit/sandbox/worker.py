@@ -28,6 +28,7 @@ import numpy as np
 
 from transformer_kit.grader.memory import fix_mmap_threshold
 from transformer_kit.grader.student import mutated_arguments, plain, snapshot
+from transformer_kit.grader.warned import floating_point_warnings
 from transformer_kit.sandbox import isolation, protocol, values
 
 PRINT_KEEP = 4096  # characters of the learner's printing kept per reply (for --show-output)
@@ -121,14 +122,16 @@ class Session:
         args, kwargs = values.decode_sealed(arguments, self.resolve)
         taken = snapshot(args, kwargs, arrays=False)  # lists and dicts: their arrays are sealed
         try:
-            result = target(*args, **kwargs)
+            with floating_point_warnings() as warned:
+                result = target(*args, **kwargs)
         except ValueError as error:
             reply = self.raised(error)
             if values.is_read_only_error(reply["types"], reply["text"]):
                 reply["mutated"] = self.written(target, arguments)
             return reply
         changed = mutated_arguments(taken)
-        return {"op": "result", "value": self.encode(result), "mutated": changed}
+        reply = {"op": "result", "value": self.encode(result), "mutated": changed}
+        return {**reply, "warned": warned} if warned else reply
 
     def written(self, target: Any, arguments: list[Any]) -> list[str]:
         """Which arguments a call that wrote into a sealed one modifies: the call once more, on

@@ -36,6 +36,7 @@ RUNTIME = {
     "transformer_kit.grader.failures": "_kit_failures",
     "transformer_kit.grader.compare": "_kit_compare",
     "transformer_kit.grader.checks": "_kit_checks",
+    "transformer_kit.grader.warned": "_kit_warned",
     "transformer_kit.grader.memory": "_kit_memory",
     "transformer_kit.grader.student": "_kit_student",
     RUNNER: "_kit_runtime",
