@@ -11,7 +11,9 @@ from typing import Any
 
 from transformer_kit import __version__
 
-CENTS = 100  # points are kept in hundredths: shares and sums are exact, never 5.999999999999998
+UNIT = 64  # points are kept in 64ths: binary floats hold them exactly, so a sum of them in any
+# order (the kit's, nbgrader's gradebook, a spreadsheet's) is exact, where hundredths gave
+# 19.999999999999986 for 20 points
 LIKELY_MISTAKE = "likely mistake"  # grader/failures.py labels diagnoses so (it may not import this:
 # notebooks inline it); tests/engine/test_engine_units.py holds the two equal
 
@@ -21,22 +23,22 @@ class ResultsError(ValueError):
 
 
 def shares(points: float, weights: Sequence[float]) -> list[float]:
-    """`points` split in proportion to `weights` into hundredths that add up to exactly `points`
-    (the largest remainders get the spare hundredths, the earlier test on a tie)."""
-    whole, total = round(points * CENTS), sum(Fraction(w) for w in weights)
+    """`points` split in proportion to `weights` into 64ths that add up to exactly `points`
+    (the largest remainders get the spare 64ths, the earlier test on a tie)."""
+    whole, total = round(points * UNIT), sum(Fraction(w) for w in weights)
     if not total:
         return [0.0] * len(weights)
     exact = [whole * Fraction(w) / total for w in weights]
-    cents = [math.floor(x) for x in exact]
-    spare = whole - sum(cents)
-    for index in sorted(range(len(exact)), key=lambda i: cents[i] - exact[i])[:spare]:
-        cents[index] += 1
-    return [c / CENTS for c in cents]
+    units = [math.floor(x) for x in exact]
+    spare = whole - sum(units)
+    for index in sorted(range(len(exact)), key=lambda i: units[i] - exact[i])[:spare]:
+        units[index] += 1
+    return [u / UNIT for u in units]
 
 
 def add_points(values: Iterable[float]) -> float:
-    """A sum of points, exact in hundredths."""
-    return round(math.fsum(values), 2)
+    """A sum of points (64ths, so exact; fsum keeps any other value as close as it can)."""
+    return math.fsum(values)
 
 
 @dataclass(frozen=True)

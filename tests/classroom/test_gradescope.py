@@ -222,6 +222,7 @@ class Autograder:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.log = ""  # run_autograder's output of the last run
         self.env = {
             **os.environ,
             "KIT_AUTOGRADER_ROOT": str(root),
@@ -252,6 +253,7 @@ class Autograder:
             text=True,
         )
         assert run.returncode == 0, run.stderr
+        self.log = run.stdout
         results = json.loads((self.root / "results" / "results.json").read_text())
         assert_valid(results)
         return results
@@ -334,6 +336,10 @@ def test_the_reference_solutions_get_full_marks(autograder: Autograder, tmp_path
     assert_same_as_kit_check(results, document)
     assert results["score"] == document["max_score"] == 16
     assert all(t["status"] == "passed" for t in results["tests"])
+    lines = autograder.log.splitlines()  # one student's result, not kit grade's class table
+    assert lines[-1] == f"score 16 of 16; {len(results['tests'])} tests in results.json"
+    assert len(lines) == len(results["tests"]) + 1 and lines[0].startswith("passed")
+    assert "kit-gradescope-" not in autograder.log and "grades.csv" not in autograder.log
 
 
 def test_wrong_versions_score_as_kit_check_scores_them(autograder: Autograder, tmp_path: Path):

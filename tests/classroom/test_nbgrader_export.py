@@ -207,29 +207,74 @@ def test_every_code_cell_compiles(notebooks: dict[str, dict[str, Any]]) -> None:
 
 def test_visible_tests_get_a_part_of_the_grader_and_fixtures() -> None:
     for exercise in EXERCISES:
-        visible = grader_source.visible_tests(exercise.grader)
+        visible = grader_source.visible_tests(exercise)
         parts = grader_source.grader_parts(exercise, visible)
         compile(parts.public_grader, "public grader", "exec")
         for name in visible:
             assert f"def {name}(" in parts.public_grader
-        assert len(parts.public_grader) < len(parts.hidden_grader) / 2
+        hidden = set(re.findall(r"^def (test\w*)\(", parts.hidden_grader, re.M)) - set(visible)
+        assert hidden and not [n for n in hidden if f"def {n}(" in parts.public_grader]
         for alias, public in parts.public_modules.items():
             hidden = parts.hidden_modules[alias].splitlines()
-            assert set(public.splitlines()) <= set(hidden) and len(public) < len("".join(hidden))
+            assert set(public.splitlines()) <= set(hidden)  # all of it: read by getattr
 
 
-def test_the_visible_tests_are_the_ones_the_graders_mark(
+def _reads_fixtures(exercise: Exercise, test: str) -> bool:
+    """Whether the test function's own text (decorators included) names the fixtures alias of
+    its grader's `from transformer_kit.graders.fixtures import X as ALIAS` line."""
+    text = exercise.grader.read_text(encoding="utf-8")
+    match = re.search(r"^from transformer_kit\.graders\.fixtures import \w+ as (\w+)$", text, re.M)
+    if match is None:
+        return False
+    blocks = re.split(r"\n(?=@|def |class |[A-Z_]+ = )", text)
+    start = next(i for i, b in enumerate(blocks) if b.startswith(f"def {test}("))
+    while start > 0 and blocks[start - 1].startswith("@"):
+        start -= 1
+    body = "".join(
+        blocks[
+            start : next(i for i in range(start, len(blocks)) if blocks[i].startswith("def ")) + 1
+        ]
+    )
+    return re.search(rf"\b{match[1]}\b", body) is not None
+
+
+def test_hand_visibility_shows_the_tests_that_read_the_hand_fixtures(
     tests: dict[str, tuple[grader_source.GradedTest, ...]],
 ) -> None:
-    """@pytest.mark.visible on a grader's test makes its cells visible, and only those; the marks
-    themselves stay out of the notebook (its cells say what is visible)."""
+    """The default (--visible hand): a notebook shows each test that reads the hand-computed
+    fixtures and can run with numpy alone; the graders' old marks stay out of the notebook."""
+    by_name = {e.name: e for e in EXERCISES}
     for exercise in EXERCISES:
-        marked = grader_source.visible_tests(exercise.grader)
-        assert {t.function for t in tests[exercise.name] if t.visible} == set(marked)
-        assert "mark.visible" in exercise.grader.read_text(encoding="utf-8") or not marked
+        shown = {t.function for t in tests[exercise.name] if t.visible}
+        assert all(_reads_fixtures(exercise, name) for name in shown), (exercise.name, shown)
         assert "mark.visible" not in grader_source.grader_source(exercise.grader)
-    counts = {e.name: len(grader_source.visible_tests(e.grader)) for e in EXERCISES}
-    assert counts["warmups"] == 0 and counts["attention"] == 3
+    # read off the graders: the three that take fixtures.SOFTMAX_* and fixtures.CAUSAL_MASK_3
+    assert grader_source.visible_tests(by_name["attention"]) == (
+        "test_softmax_hand", "test_softmax_stable", "test_causal_mask_hand",
+    )  # fmt: skip
+    # getattr(fixtures, ...) in all four: their whole fixtures module is public
+    assert len(grader_source.visible_tests(by_name["backprop"])) == 4
+    assert grader_source.visible_tests(by_name["warmups"]) == ()  # SHOW_ANSWERS = False
+    assert {t.function for t in tests["momentum_sgd"] if t.visible} == {"test_sgd_step_hand"}
+
+
+def test_visible_all_none_and_named(tmp_path: Path) -> None:
+    (attention,) = [e for e in EXERCISES if e.name == "attention"]
+    hand = set(grader_source.visible_tests(attention))
+    everything = set(grader_source.visible_tests(attention, "all"))
+    assert hand < everything  # e.g. the shape checks, which read no fixture
+    assert "test_mha_shapes" in everything - hand
+    assert grader_source.visible_tests(attention, "none") == ()
+    named = frozenset({"test_mha_shapes", "test_sgd_step_hand"})  # one of each exercise
+    assert grader_source.visible_tests(attention, named) == ("test_mha_shapes",)
+    runner = CliRunner()
+    bad = runner.invoke(nbgrader, ["export", str(tmp_path / "c"), "attention", "--visible", "nope"])
+    assert bad.exit_code == 2 and "nope is not one of them" in bad.output
+    done = runner.invoke(
+        nbgrader, ["export", str(tmp_path / "c"), "attention", "--visible", "none"]
+    )
+    assert done.exit_code == 0, done.output
+    assert "all hidden" in done.output
 
 
 def test_a_visible_mark_with_arguments_is_refused(tmp_path: Path) -> None:
@@ -238,7 +283,7 @@ def test_a_visible_mark_with_arguments_is_refused(tmp_path: Path) -> None:
     text = exercise.grader.read_text(encoding="utf-8")
     grader.write_text(text.replace("@pytest.mark.visible\n", "@pytest.mark.visible(1)\n", 1))
     with pytest.raises(sources.ExportError, match="without arguments"):
-        grader_source.visible_tests(grader)
+        grader_source.grader_source(grader)  # the notebook's copy leaves the marks out
 
 
 def test_a_visible_test_that_reads_the_reference_is_refused() -> None:
@@ -417,7 +462,7 @@ def test_export_errors_say_whose_problem_it_is(
     code, out = export(str(course), "warm")
     assert code == 2 and "cannot write the course" in out
 
-    def broken(exercises: Any) -> Any:
+    def broken(exercises: Any, visibility: Any) -> Any:
         raise sources.ExportError("graders/test_warmups.py stacks parametrize marks")
 
     monkeypatch.setattr(classroom, "graded_tests", broken)

@@ -12,13 +12,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from transformer_kit import __version__
 from transformer_kit.batch.executors import Executor, Task, failed_document
+from transformer_kit.batch.report import write_report
 from transformer_kit.batch.submissions import Submission
 from transformer_kit.batch.tables import json_bytes, write_tables
 from transformer_kit.catalog import Exercise
@@ -49,10 +50,12 @@ def grade(
     level: Level,
     force: bool = False,
     on_result: Callable[[str, dict[str, Any], bool], None] | None = None,
+    visible: Mapping[str, Collection[str]] | None = None,
 ) -> Outcome:
     """Grade `submissions` through `executor`, writing each result as it comes (so an interrupted
-    run keeps them), then the CSV and summary. `on_result(student, document, reused)` is called
-    for each submission as its result is known."""
+    run keeps them), then the CSV, summary and class report (`visible`: each exercise's tests a
+    student may see in full, report.py). `on_result(student, document, reused)` is called for
+    each submission as its result is known."""
     results_folder = out / "results"
     results_folder.mkdir(parents=True, exist_ok=True)
     names = tuple(e.name for e in exercises)
@@ -86,6 +89,7 @@ def grade(
         executor.close()
     outcome.failed = sorted(s for s, d in outcome.results.items() if "error" in d)
     write_tables(out, outcome.results, exercises, level)
+    write_report(out, outcome.results, exercises, level, visible)
     return outcome
 
 

@@ -108,7 +108,8 @@ def _refuse_one_folder_class(folder: Path, known: set[str]) -> None:
             f"({printable(files[0])}, {printable(files[1])}, ...), as a learning platform's "
             "download does: kit grade takes one folder per student, named for the student. Put "
             "each student's files in a folder of their own, named NAME.py (e.g. "
-            f"{printable(str(folder / 'STUDENT' / f'{name}.py'))})"
+            f"{printable(str(folder / 'STUDENT' / f'{name}.py'))}), or name the platform's layout "
+            "with --layout canvas, moodle or github-classroom"
         )
 
 

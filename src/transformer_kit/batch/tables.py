@@ -1,11 +1,10 @@
 """The class's tables that `kit grade` writes beside the results (cli.md "`kit grade`"):
-grades.csv (one row per student) and summary.json (per exercise: mean, median, passes and the
-most frequent likely mistakes; every student's totals).
+grades.csv (one row per student) and summary.json (per exercise: mean, median, passes, the
+most frequent likely mistakes (stats.py) and every test's pass rate; every student's totals).
 
 Both are views of the results documents, never recomputed grades. Everything a student controls
 (the student id is a folder's name) is untrusted here: a CSV text cell that a spreadsheet would
 read as a formula is neutralised (names arrive printable: submissions.printable).
-Likely mistakes are counted from the graders' labelled fields only, never from message text.
 """
 
 from __future__ import annotations
@@ -14,14 +13,13 @@ import csv
 import io
 import json
 import statistics
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from transformer_kit import __version__
+from transformer_kit.batch import stats
 from transformer_kit.catalog import Exercise
-from transformer_kit.results import ResultsError, TestResult
 from transformer_kit.sandbox.isolation import Level
 from transformer_kit.storage import atomic_write
 
@@ -74,15 +72,14 @@ def summary(
     """summary.json: per exercise the mean, median, passes and the class's most frequent
     likely mistakes; every student's totals."""
     documents = [results[s] for s in sorted(results)]
+    read = stats.graded(results)
+    found, rates = stats.mistakes(read), stats.pass_rates(read)
     per_exercise = {}
     for exercise in exercises:
         entries = [
             e for d in documents for e in d.get("exercises", ()) if e["name"] == exercise.name
         ]
         scores = [e["score"] for e in entries]
-        mistakes: Counter[str] = Counter()
-        for entry in entries:
-            mistakes.update(_mistakes(entry))
         per_exercise[exercise.name] = {
             "title": exercise.title,
             "max_score": exercise.points,
@@ -90,7 +87,18 @@ def summary(
             "median": round(statistics.median(scores), 6) if scores else 0.0,
             "passed": sum(bool(e["passed"]) for e in entries),
             "likely_mistakes": [
-                {"line": line, "count": count} for line, count in _ranked(mistakes)[:TOP_MISTAKES]
+                {"line": m.line, "count": m.count, "tests": len(m.tests)}
+                for m in stats.of_exercise(found, exercise.name)[:TOP_MISTAKES]
+            ],
+            "tests": [
+                {
+                    "name": r.test,
+                    "passed": r.passed,
+                    "graded": r.graded,
+                    "pass_rate": round(r.rate, 6),
+                }
+                for r in rates
+                if r.exercise == exercise.name
             ],
         }
     return {
@@ -105,20 +113,3 @@ def summary(
             for d in documents
         ],
     }
-
-
-def _ranked(counts: Counter[str]) -> list[tuple[str, int]]:
-    """Most frequent first; ties in alphabetical order (the same file on every run)."""
-    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-
-
-def _mistakes(exercise_entry: Mapping[str, Any]) -> set[str]:
-    """The distinct likely mistakes the graders labelled in one student's exercise (counted once
-    per student); a test whose fields cannot be read counts none."""
-    found: set[str] = set()
-    for test in exercise_entry.get("tests", ()):
-        try:
-            found.update(TestResult.from_json(test).likely_mistakes)
-        except ResultsError:
-            continue
-    return found

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from transformer_kit.batch.layouts import LAYOUTS  # light: the names, for --help
+
 if TYPE_CHECKING:
     from transformer_kit.batch.engine import Outcome
     from transformer_kit.batch.executors import Executor
@@ -31,12 +33,21 @@ def default_jobs() -> int:
               help="Grade these exercises (prefixes work). Default: every exercise that any "
               "submission has a file for.")  # fmt: skip
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("grades"),
-              show_default=True, help="Where grades.csv, results/, summary.json go.")  # fmt: skip
+              show_default=True,
+              help="Where grades.csv, results/, summary.json, report.html go.")  # fmt: skip
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, metavar="N",
               help="Grading processes on this machine. Default: the number of CPUs.")  # fmt: skip
 @click.option("--scheduler", metavar="ADDRESS",
               help="Send the work to a running Dask scheduler (tcp://HOST:PORT) instead; "
               "needs pip install 'transformer-kit[cluster]'.")  # fmt: skip
+@click.option("--layout", type=click.Choice(LAYOUTS),
+              help="How the submissions are laid out (default: detected): one folder per "
+              "student; Canvas's flat download (login_userid_submissionid_file); Moodle's "
+              "'Full Name_12345_assignsubmission_file_' folders; GitHub Classroom's "
+              "'assignment-username' clones.")  # fmt: skip
+@click.option("--roster", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="A CSV with the columns name (the platform's login, number or username) "
+              "and student (the id to grade under).")  # fmt: skip
 @click.option("--force", is_flag=True, help="Regrade every submission, even unchanged ones.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON document (the summary, with every student's totals) "
@@ -50,6 +61,8 @@ def grade(
     out: Path,
     jobs: int | None,
     scheduler: str | None,
+    layout: str | None,
+    roster: Path | None,
     force: bool,
     as_json: bool,
     allow_basic_isolation: bool,
@@ -61,21 +74,24 @@ def grade(
     Every submission is graded as `kit check` grades, sandboxed, with full isolation. Results
     are written as they come: OUT/results/STUDENT.json (the `kit check --json` document plus
     student, submission_sha256 and notes on odd files), then OUT/grades.csv and
-    OUT/summary.json (mean, median, passes and the most frequent likely mistakes per exercise).
+    OUT/summary.json (mean, median, passes and the most frequent likely mistakes per exercise,
+    every test's pass rate) and OUT/report.html (the class report, one page for a browser).
     A rerun grades only the submissions that changed; Ctrl-C keeps finished results.
 
     \b
     Exit status: 0 when every submission was graded (whatever the scores), 1 when the kit
     could not grade some (their results say why), 2 on a usage error, 130 when interrupted.
     """
-    from transformer_kit.batch import executors
+    from transformer_kit.batch import executors, layouts
     from transformer_kit.batch import submissions as finding
     from transformer_kit.cli import common as cli_errors
 
     level = batch_isolation(allow_basic_isolation)
     catalogue = cli_errors.catalogue()
+    names = [e.name for e in catalogue]
     try:
-        found = finding.find_submissions(submissions, [e.name for e in catalogue], out)
+        mapping = layouts.load_roster(roster) if roster else None
+        found = layouts.read_class(submissions, names, out, layout, mapping)
     except finding.BatchError as error:
         raise click.UsageError(str(error)) from None
     except OSError as error:
@@ -94,17 +110,30 @@ def grade(
     try:
         outcome = _run(found, exercises, out, executor, level, force, show=not as_json)
     except KeyboardInterrupt:
-        kept = len(list((out / "results").glob("*.json")))
-        click.echo(f"kit grade: interrupted; {kept} results are kept in {out / 'results'}. "
-                   "Run the same command again to grade the rest.", err=True)  # fmt: skip
+        _interrupted(out, force)
         raise SystemExit(INTERRUPTED) from None
     except OSError as error:
         raise click.ClickException(f"cannot write the results in {out}: {error}") from None
     if as_json:
         click.echo((out / "summary.json").read_text(encoding="utf-8"), nl=False)
     else:
-        _print_summary(outcome, out)
+        _print_summary(outcome, exercises, out)
     raise SystemExit(1 if outcome.failed else 0)
+
+
+def _interrupted(out: Path, force: bool) -> None:
+    """What Ctrl-C kept and how to grade the rest without regrading it (a rerun with --force
+    would), wrapped between words at the terminal's width."""
+    from rich.text import Text
+
+    from transformer_kit.cli import render as report
+
+    kept = len(list((out / "results").glob("*.json")))
+    again = "the same command without --force" if force else "the same command again"
+    report.console(stderr=True).print(Text(
+        f"kit grade: interrupted; {kept} results are kept in {out / 'results'}. Run {again} to "
+        "grade the rest: the kept results of unchanged submissions are reused."
+    ))  # fmt: skip
 
 
 def batch_isolation(allow_basic: bool) -> Level:
@@ -171,6 +200,8 @@ def _run(
     from transformer_kit.batch import engine as batch
     from transformer_kit.cli import render as report
 
+    visible = _visible(exercises)
+
     columns = [
         TextColumn("grading"),
         BarColumn(),
@@ -189,13 +220,35 @@ def _run(
             state = "unchanged" if reused else "error" if "error" in document else "graded"
             progress.update(bar, advance=1, last=f"{escape(student)}: {state}")
 
-        return batch.grade(found, exercises, out, executor, level, force, advance)
+        return batch.grade(found, exercises, out, executor, level, force, advance, visible)
 
 
-def _print_summary(outcome: Outcome, out: Path) -> None:
+def _visible(exercises: Sequence[Exercise]) -> dict[str, tuple[str, ...]]:
+    """Each exercise's tests a student may see in full (as a released notebook shows them)."""
+    from transformer_kit.classroom.nbgrader.grader_source import graded_tests
+    from transformer_kit.classroom.nbgrader.sources import ExportError
+    from transformer_kit.cli.common import KitBroken
+
+    try:
+        found = graded_tests(exercises)
+    except ExportError as error:
+        raise KitBroken(f"the kit's graders cannot be read: {error}") from None
+    return {name: tuple(t.name for t in tests if t.visible) for name, tests in found.items()}
+
+
+def _print_summary(outcome: Outcome, exercises: Sequence[Exercise], out: Path) -> None:
     import json
 
+    from transformer_kit.batch import stats
     from transformer_kit.cli import render as report
 
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
-    report.grade_summary(report.console(), summary, len(outcome.graded), len(outcome.reused), out)
+    console = report.console()
+    read = stats.graded(outcome.results)
+    rows = [
+        (student, r.score, r.max_score, sum(e.passed for e in r.exercises), len(r.exercises),
+         stats.first_mistake(r))
+        for student, r in read.items()
+    ]  # fmt: skip
+    report.student_table(console, rows)
+    report.grade_summary(console, summary, len(outcome.graded), len(outcome.reused), out)

@@ -3,8 +3,9 @@ gradescope/build.py builds the zip, classroom/gradescope/run.py runs inside it).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -82,7 +83,18 @@ def run(root: Path | None) -> None:
     from transformer_kit.classroom.gradescope import run as classroom
 
     results = classroom.autograde(root or classroom.root_from_environment())
-    click.echo(f"score {results['score']:g}; {len(results['tests'])} tests in results.json")
+    _log(results)
+
+
+def _log(results: Mapping[str, Any]) -> None:
+    """The autograder's log (Gradescope shows it to the instructor): this student's tests, each
+    with its status and points, then the score."""
+    tests = results["tests"]
+    for test in tests:
+        points = f"{test['score']:g}/{test['max_score']:g}"
+        click.echo(f"{test['status']:<6} {points:>11}  {test['name']}")
+    maximum = sum(t["max_score"] for t in tests)
+    click.echo(f"score {results['score']:g} of {maximum:g}; {len(tests)} tests in results.json")
 
 
 def _report(built: Built) -> None:

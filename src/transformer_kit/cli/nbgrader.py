@@ -8,6 +8,7 @@ so the commands say how to get it when it is missing.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,7 +40,19 @@ def nbgrader() -> None:
     help="The nbgrader assignment the notebooks go to: COURSE_DIR/source/ID/.",
 )
 @click.option("--force", is_flag=True, help="Replace notebooks that were edited since the export.")
-def export(course_dir: Path, names: tuple[str, ...], assignment: str, force: bool) -> None:
+@click.option(
+    "--visible",
+    "visible",
+    default="hand",
+    show_default=True,
+    metavar="hand|all|none|TEST,...",
+    help="The tests a released notebook shows and runs with numpy alone: hand (those that read "
+    "the hand-computed fixtures), all (every one that can be shown), none, or test functions "
+    "by name (test_softmax_hand,...). The others are hidden until graded.",
+)
+def export(
+    course_dir: Path, names: tuple[str, ...], assignment: str, force: bool, visible: str
+) -> None:
     """Write the named exercises (all when none is named) as nbgrader notebooks.
 
     COURSE_DIR/source/ID/NAME.ipynb holds the exercise's text, one solution cell per function
@@ -57,14 +70,34 @@ def export(course_dir: Path, names: tuple[str, ...], assignment: str, force: boo
         raise click.UsageError(f"writing notebooks needs nbformat: {classroom.INSTALL}")
     exercises = exercises_named(names)
     try:
-        exported = classroom.export(course_dir, exercises, assignment, force)
+        visibility = _visibility(visible, exercises)
+        exported = classroom.export(course_dir, exercises, assignment, force, visibility)
     except classroom.CourseError as error:
         raise click.UsageError(str(error)) from None
     except ExportError as error:
+        if isinstance(visibility, frozenset):  # a test named that a notebook cannot show
+            raise click.UsageError(f"--visible {visible}: {error}") from None
         raise KitBroken(f"the kit's exercises cannot be exported: {error}") from None
     except OSError as error:
         raise click.UsageError(f"cannot write the course in {course_dir}: {error}") from None
     _report(exported, course_dir, assignment)
+
+
+def _visibility(text: str, exercises: Sequence[Exercise]) -> str | frozenset[str]:
+    """--visible as the export takes it; a usage error for a test no grader has."""
+    from transformer_kit.classroom.nbgrader.grader_source import VISIBILITIES, test_names
+
+    if text in VISIBILITIES:
+        return text
+    wanted = frozenset(word.strip() for word in text.split(",") if word.strip())
+    known = test_names(exercises)
+    unknown = sorted(wanted - known)
+    if unknown or not wanted:
+        raise click.UsageError(
+            f"--visible takes {', '.join(VISIBILITIES)} or test functions of the exercises' "
+            f"graders (graders/test_NAME.py); {', '.join(unknown) or 'no name'} is not one of them"
+        )
+    return wanted
 
 
 def exercises_named(names: tuple[str, ...]) -> list[Exercise]:

@@ -310,7 +310,26 @@ def grade_summary(
         names = ", ".join(summary["failed"])
         out.print(f"[red]the kit could not grade {len(summary['failed'])}[/]: {escape(names)} "
                   "(their results say why; run again to retry)")  # fmt: skip
-    out.print(f"wrote {folder / 'grades.csv'}, {folder / 'summary.json'}, {folder / 'results'}/")
+    files = ", ".join(str(folder / name) for name in ("grades.csv", "summary.json", "report.html"))
+    out.print(f"wrote {files}, {folder / 'results'}/")
+
+
+def student_table(out: Console, rows: Sequence[tuple[str, float, float, int, int, str]]) -> None:
+    """`kit grade`'s per-student table: score, exercises passed, first likely mistake (rows of
+    student, score, max_score, exercises passed, exercises, mistake)."""
+    table = Table(title="Students", title_justify="left")
+    table.add_column("student", overflow="fold", max_width=30)
+    table.add_column("score", justify="right", no_wrap=True)
+    table.add_column("passed", justify="right", no_wrap=True)
+    table.add_column("first likely mistake", ratio=1)
+    for student, score, maximum, passed, exercises, mistake in rows:
+        table.add_row(
+            escape(student),
+            f"{_points(score)}/{_points(maximum)}",
+            f"{passed} of {exercises}",
+            escape(mistake) if mistake else "—",
+        )
+    out.print(table)
 
 
 def interview_history(out: Console, attempts: Sequence[Attempt]) -> None:

@@ -29,6 +29,18 @@ NAMES_KEPT = 32  # entries of a list of names from the worker (an exception's ba
 OUTPUT_KEPT = 4096  # characters of the learner's printing kept per test (--show-output)
 MAX_CALLBACKS = 10_000  # calls of the grader's functions one call of the learner's may make
 CALLBACK_BYTES = 4 * 2**20  # the arguments of all those callbacks together, as frames
+# The diagnoses of a worker that forked too much, died or broke the kit's channel: they say what
+# happened to the process (in a fork storm, which of them depends on timing), not which mistake
+# the computation makes, so a class's counts of likely mistakes leave them out (batch/stats.py).
+FORKED = "the exercise needs no fork, subprocess or multiprocessing"
+EXITED = "remove sys.exit()/os._exit() and anything that ends the process"
+CRASHED = (
+    "a crash in native code (ctypes, a bad index in an extension, unbounded recursion with a "
+    "raised recursion limit), an in-place write into an input array through torch.from_numpy "
+    "(inputs are read-only: use torch.tensor(x), a copy), or the process was killed"
+)
+MALFORMED = "return plain numbers, numpy arrays or lists; do not write to the kit's channel"
+CHANNEL_DIAGNOSES = frozenset({FORKED, EXITED, CRASHED, MALFORMED})
 
 
 @dataclass(frozen=True)
@@ -297,7 +309,7 @@ class Sandboxed:
             return StudentFailed(
                 f"process limit: {call} started more than {self.target.limits.processes} processes",
                 call=call,
-                diagnosis="the exercise needs no fork, subprocess or multiprocessing",
+                diagnosis=FORKED,
             )
         details = [f"last output of your code:\n{tail}"] if tail else []
         if status is not None:
@@ -307,7 +319,7 @@ class Sandboxed:
                 f"your code exited early (exit code {status}) during {call}",
                 call=call,
                 details=details,
-                diagnosis="remove sys.exit()/os._exit() and anything that ends the process",
+                diagnosis=EXITED,
             )
         number = -status
         if number == signal.SIGXCPU:
@@ -320,10 +332,7 @@ class Sandboxed:
             f"your code crashed ({name}{_SIGNAL_WORDS.get(name, '')}) during {call}",
             call=call,
             details=details,
-            diagnosis="a crash in native code (ctypes, a bad index in an extension, unbounded "
-            "recursion with a raised recursion limit), an in-place write into an input array "
-            "through torch.from_numpy (inputs are read-only: use torch.tensor(x), a copy), or the "
-            "process was killed",
+            diagnosis=CRASHED,
         )
 
     def _malformed(self, call: str) -> StudentFailed:
@@ -331,8 +340,7 @@ class Sandboxed:
         return StudentFailed(
             f"the process running your code sent data the kit cannot read during {call}",
             call=call,
-            diagnosis="return plain numbers, numpy arrays or lists; do not write to the kit's "
-            "channel",
+            diagnosis=MALFORMED,
         )
 
 

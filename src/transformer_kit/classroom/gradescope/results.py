@@ -66,11 +66,11 @@ def results_json(
     results = _results(score, execution_time, summary, tests, messages, None)
     if _size(results) <= RESULTS_LIMIT:
         return results
-    budget = _message_budget(score, execution_time, summary, tests, messages)
     note = (
         f"{summary}\n\nSome test messages were shortened to keep these results under "
         f"Gradescope's {RESULTS_LIMIT:,}-byte limit; `kit check` shows them in full."
     )
+    budget = _message_budget(score, execution_time, note, tests, messages)  # with the note
     return _results(score, execution_time, note, tests, messages, budget)
 
 

@@ -73,12 +73,12 @@ def _kit_grade(gathered: Gathered, config: AutograderConfig) -> dict[str, Any]:
         # goes on sys.path, so a student's own transformer_kit/ or click.py is never imported
         command = [sys.executable, "-I", "-m", "transformer_kit.cli", "grade", str(folder)]
         command += ["--exercises", ",".join(config.exercises), "--out", str(out), "-j", "1"]
+        command.append("--json")  # its class summary, unprinted: the log shows this student's
         if config.allow_basic_isolation:
             command.append("--allow-basic-isolation")
         run = subprocess.run(
             command, capture_output=True, text=True, stdin=subprocess.DEVNULL, cwd=work
         )
-        print(run.stdout, end="")
         print(run.stderr, end="", file=sys.stderr)
         result = out / "results" / f"{STUDENT}.json"
         if run.returncode not in (0, 1) or not result.is_file():

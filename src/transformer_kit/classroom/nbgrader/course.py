@@ -3,6 +3,7 @@ notebooks `nbgrader generate_assignment` recorded for an assignment, and who sub
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ from transformer_kit import catalog as meta
 from transformer_kit.classroom.nbgrader.answers import imports_id, solution_ids
 from transformer_kit.classroom.nbgrader.export import CONFIG_FILE, CourseError
 from transformer_kit.classroom.nbgrader.grader_source import GradedTest, graded_tests
+from transformer_kit.classroom.nbgrader.notebooks import HIDDEN
 
 if TYPE_CHECKING:
     from nbgrader.api import Gradebook
@@ -121,11 +123,24 @@ def expected_notebooks(
                     imports.source if imports is not None else "",
                     tuple(order),
                     cells,
-                    tests[exercise.name],
+                    _as_exported(tests[exercise.name], exercise.name, cells),
                 )
             )
         others = sorted(set(notebooks) - set(by_name))
     return found, others
+
+
+def _as_exported(
+    tests: Sequence[GradedTest], name: str, cells: dict[str, SourceCell]
+) -> tuple[GradedTest, ...]:
+    """The tests as the recorded notebook shows them: visible unless its cell calls the runner
+    with `hidden=True` (the export's --visible chose)."""
+    return tuple(
+        dataclasses.replace(t, visible=HIDDEN not in cells[t.grade_id(name)].source)
+        if t.grade_id(name) in cells
+        else t
+        for t in tests
+    )
 
 
 @dataclass(frozen=True)

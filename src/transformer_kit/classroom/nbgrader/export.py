@@ -15,7 +15,12 @@ from pathlib import Path
 
 from transformer_kit import __version__
 from transformer_kit import catalog as meta
-from transformer_kit.classroom.nbgrader.grader_source import GradedTest, graded_tests
+from transformer_kit.classroom.nbgrader.grader_source import (
+    HAND,
+    GradedTest,
+    Visibility,
+    graded_tests,
+)
 from transformer_kit.classroom.nbgrader.notebooks import notebook, notebook_text
 
 INSTALL = (
@@ -50,15 +55,20 @@ class Exported:
 
 
 def export(
-    course: Path, exercises: Sequence[meta.Exercise], assignment: str, force: bool = False
+    course: Path,
+    exercises: Sequence[meta.Exercise],
+    assignment: str,
+    force: bool = False,
+    visibility: Visibility = HAND,
 ) -> Exported:
     """Write source/<assignment>/<name>.ipynb for each exercise, and nbgrader_config.py if the
-    course has none. A notebook that exists and differs is only replaced with `force`."""
+    course has none. A notebook that exists and differs is only replaced with `force`. The
+    released notebooks carry the tests `visibility` chooses (grader_source.visible_tests)."""
     if not ASSIGNMENT_ID.fullmatch(assignment):
         raise CourseError(
             f"'{assignment}' cannot be an assignment name: use letters, digits, '_', '-' and '.'"
         )
-    tests = graded_tests(exercises)
+    tests = graded_tests(exercises, visibility)
     folder = course / "source" / assignment
     texts = {e.name: notebook_text(notebook(e, tests[e.name])) for e in exercises}
     paths = {e.name: folder / f"{e.name}.ipynb" for e in exercises}

@@ -1,8 +1,9 @@
 """The grader's side of a notebook: its tests as `kit check` collects them (names, points, which
 are visible), and its source split into what learners may see and what they may not.
 
-Which tests are visible is declared on the test itself (`@pytest.mark.visible`) and read here from
-the grader's source; the inlined modules are the grader's fixtures, messages and the reference.
+Which tests are visible is chosen here, in one place (`visible_tests`: by default the tests that
+read the hand-computed fixtures); the inlined modules are the grader's fixtures, messages and the
+reference.
 """
 
 from __future__ import annotations
@@ -43,16 +44,89 @@ RUNTIME = {
 # what `import pytest` gives a notebook's visible grader (its tests only carry marks)
 PYTEST_STAND_IN = "_kit_runtime.PYTEST_MARKS"
 
-VISIBLE = "pytest.mark.visible"  # the mark of a test the notebook shows (grader/plugin.py)
+VISIBLE = "pytest.mark.visible"  # graders' marks of old (grader/plugin.py): a notebook omits them
 
 
-def visible_tests(grader: Path) -> tuple[str, ...]:
-    """The grader's tests marked `@pytest.mark.visible`, read from its source: checks whose inputs
-    and expected values the stub's docstring already gives away (shapes, errors, what a one-line
-    rule computes), and whose helpers compute no answer (a grader's generator of classic mistakes
-    is a solution with a switch). The export refuses a visible test that reads the reference
-    solution; a grader without the mark (warmups: every test is an answer) has only hidden tests."""
-    return tuple(node.name for node, _ in _visible_marks(grader))
+HAND = "hand"  # the tests that read the hand-computed fixtures (the default)
+VISIBILITIES = (HAND, "all", "none")  # what --visible takes besides test names
+Visibility = str | frozenset[str]  # one of VISIBILITIES, or the names of the tests to show
+FIXTURES = "transformer_kit.graders.fixtures"  # the hand fixtures' package
+SECRET = "SHOW_ANSWERS"  # a grader that sets it False keeps its expected values from learners
+
+
+def visible_tests(exercise: meta.Exercise, visibility: Visibility = HAND) -> tuple[str, ...]:
+    """The tests of the exercise's grader a released notebook shows, and Gradescope and the class
+    report show in full. `hand`: every test that reads the hand-computed fixtures (`fixtures.NAME`
+    in its body or its parametrize list), the checks with the arithmetic written down; `all`:
+    every test; `none`: none; a set of names: those of them this grader has. Only tests that
+    can be shown are chosen: a released notebook runs them with numpy alone, so a test that reads
+    the reference solution (a grader's generator of classic mistakes is a solution with a
+    switch) or the kit's other modules stays hidden, and so does every test of a grader whose
+    fixtures are the answers (`SHOW_ANSWERS = False`: warmups' pen-and-paper problems). Named
+    tests are shown or refused."""
+    tests = _test_functions(exercise.grader)
+    if visibility == "none":
+        return ()
+    if isinstance(visibility, frozenset):
+        return tuple(name for name in tests if name in visibility)
+    if _keeps_answers(exercise.grader):
+        return ()
+    aliases = _fixture_aliases(exercise.grader)
+    chosen = [n for n, node in tests.items() if visibility == "all" or _reads(node, aliases)]
+    while True:  # drop what cannot be shown beside the others, until nothing more drops
+        kept = [name for name in chosen if _showable(exercise, name, chosen)]
+        if kept == chosen:
+            return tuple(kept)
+        chosen = kept
+
+
+def _test_functions(grader: Path) -> dict[str, ast.FunctionDef]:
+    tree = ast.parse(grader.read_text(encoding="utf-8"), filename=str(grader))
+    return {
+        node.name: node
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("test")
+    }
+
+
+def _keeps_answers(grader: Path) -> bool:
+    """Whether the grader declares its expected values secret (`SHOW_ANSWERS = False`)."""
+    tree = ast.parse(grader.read_text(encoding="utf-8"), filename=str(grader))
+    return any(
+        isinstance(node, ast.Assign)
+        and [ast.unparse(t) for t in node.targets] == [SECRET]
+        and ast.unparse(node.value) == "False"
+        for node in tree.body
+    )
+
+
+def _fixture_aliases(grader: Path) -> set[str]:
+    """The names the grader binds to hand-fixture modules (`... import attention as fixtures`)."""
+    tree = ast.parse(grader.read_text(encoding="utf-8"), filename=str(grader))
+    return {
+        alias.asname or alias.name
+        for node in tree.body
+        if isinstance(node, ast.ImportFrom) and node.module == FIXTURES
+        for alias in node.names
+    }
+
+
+def _reads(test: ast.FunctionDef, aliases: set[str]) -> bool:
+    """Whether the test (its body or decorators) reads one of `aliases`."""
+    return any(isinstance(n, ast.Name) and n.id in aliases for n in ast.walk(test))
+
+
+def _showable(exercise: meta.Exercise, name: str, beside: Sequence[str]) -> bool:
+    try:
+        grader_parts(exercise, [name], beside)
+    except ExportError:
+        return False
+    return True
+
+
+def test_names(exercises: Sequence[meta.Exercise]) -> set[str]:
+    """Every test function of the exercises' graders (what --visible NAME,... may name)."""
+    return {name for e in exercises for name in _test_functions(e.grader)}
 
 
 def grader_source(grader: Path) -> str:
@@ -101,10 +175,12 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_") or "case"
 
 
-def graded_tests(exercises: Sequence[meta.Exercise]) -> dict[str, tuple[GradedTest, ...]]:
+def graded_tests(
+    exercises: Sequence[meta.Exercise], visibility: Visibility = HAND
+) -> dict[str, tuple[GradedTest, ...]]:
     """Every test of the exercises' graders, collected by `kit check`'s own pytest plugin, so that
     names and points are the ones kit check reports (a session without failures lists each test
-    at its full share)."""
+    at its full share); the visible ones chosen by `visibility` (visible_tests)."""
     import pytest
 
     from transformer_kit.grader import plugin
@@ -119,7 +195,7 @@ def graded_tests(exercises: Sequence[meta.Exercise]) -> dict[str, tuple[GradedTe
     found = {}
     for exercise, result in zip(exercises, kit_plugin.results(), strict=True):
         items = kit_plugin.items.get(result.name, [])
-        visible = visible_tests(exercise.grader)
+        visible = visible_tests(exercise, visibility)
         found[result.name] = tuple(
             _graded_test(item, test.name, test.max_score, visible)
             for item, test in zip(items, result.tests, strict=True)
@@ -174,8 +250,11 @@ class GraderParts:
     hidden_grader: str  # the whole grader, less the imports of the inlined modules
 
 
-def grader_parts(exercise: meta.Exercise, visible: Iterable[str]) -> GraderParts:
-    """Split graders/test_<name>.py: the visible tests get only what they read."""
+def grader_parts(
+    exercise: meta.Exercise, visible: Iterable[str], shown: Iterable[str] | None = None
+) -> GraderParts:
+    """Split graders/test_<name>.py: the visible tests get only what they read (`shown`: every
+    test the notebook shows, when more than `visible`)."""
     parts = chunks(grader_source(exercise.grader))
     inlined = {alias: (package, path) for c in parts for alias, package, path in _inlined(c)}
     own = [c for c in parts if not list(_inlined(c))]
@@ -183,6 +262,7 @@ def grader_parts(exercise: meta.Exercise, visible: Iterable[str]) -> GraderParts
         alias: path.read_text(encoding="utf-8") for alias, (_, path) in inlined.items()
     }
     wanted = list(visible)
+    every = {*wanted, *(shown or ())}
     if not wanted:
         return GraderParts({}, "", {}, hidden_modules, "".join(c.text for c in own))
     needed = closure(own, wanted)
@@ -196,11 +276,11 @@ def grader_parts(exercise: meta.Exercise, visible: Iterable[str]) -> GraderParts
         if package not in PUBLIC:
             raise ExportError(
                 f"{exercise.grader}: a visible test reads `{alias}` (the reference solution): "
-                f"take its @{VISIBLE} away"
+                "leave it out of --visible"
             )
-        attributes = _attributes_read(needed, alias, exercise)
         fixtures = chunks(path.read_text(encoding="utf-8"))
-        text, names = without_runtime_imports(fixtures, closure(fixtures, attributes))
+        chosen = _public_part(fixtures, needed, alias, exercise, every)
+        text, names = without_runtime_imports(fixtures, chosen)
         if names:
             raise ExportError(f"{path}: an inlined module imports {sorted(names)} from the kit")
         public_modules[alias] = text
@@ -257,6 +337,27 @@ def _inlined(chunk: Chunk) -> Iterator[tuple[str, str, Path]]:
         for alias in node.names:
             path = transformer_kit.CONTENT / INLINED[node.module] / f"{alias.name}.py"
             yield alias.asname or alias.name, node.module, path
+
+
+def _public_part(
+    fixtures: Sequence[Chunk],
+    needed: Sequence[Chunk],
+    alias: str,
+    exercise: meta.Exercise,
+    shown: set[str],
+) -> Sequence[Chunk]:
+    """What the notebook shows of an inlined fixtures module: what the visible tests read of it,
+    or all of it when they read it by computed names (`getattr(fixtures, ...)`) and every test
+    that reads it is visible (then it holds no hidden test's answer)."""
+    try:
+        return closure(fixtures, _attributes_read(needed, alias, exercise))
+    except ExportError:
+        readers = {
+            n for n, node in _test_functions(exercise.grader).items() if _reads(node, {alias})
+        }
+        if readers <= shown:
+            return fixtures
+        raise
 
 
 def _attributes_read(parts: Sequence[Chunk], alias: str, exercise: meta.Exercise) -> set[str]:

@@ -34,6 +34,7 @@ from transformer_kit.classroom.nbgrader.sources import ExportError, chunks
 
 SCHEMA_VERSION = 3  # nbgrader's cell metadata schema
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+HIDDEN = ", hidden=True"  # how a hidden test's cell calls the runner (course.py reads it back)
 
 
 def notebook(exercise: meta.Exercise, tests: Sequence[GradedTest]) -> Any:
@@ -131,7 +132,9 @@ def _tests_introduction(exercise: meta.Exercise, tests: Sequence[GradedTest]) ->
 
 
 def _points(points: float) -> str:
-    return f"{points:.3g} point{'' if points == 1 else 's'}"
+    """Points as a learner reads them: at most two decimals (a test's share is 64ths)."""
+    shown = f"{points:.2f}".rstrip("0").rstrip(".")
+    return f"{shown} point{'' if points == 1 else 's'}"
 
 
 def _setup_source(exercise: meta.Exercise, parts: GraderParts) -> str:
@@ -230,7 +233,7 @@ def _literal(text: str) -> str:
 def _test_source(test: GradedTest) -> str:
     comment = f"# {test.name} ({_points(test.points)}, {'visible' if test.visible else 'hidden'})"
     case = "" if test.case is None else f", case={test.case}"
-    call = f"_kit.check({test.function!r}{case}{'' if test.visible else ', hidden=True'})"
+    call = f"_kit.check({test.function!r}{case}{'' if test.visible else HIDDEN})"
     return f"{comment}\n{call}\n"
 
 
