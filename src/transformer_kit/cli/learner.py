@@ -37,7 +37,9 @@ def list_command(context: click.Context, workspace: str | None) -> None:
     progress = progress_of(root)
     fresh = {e.name for e in exercises if is_fresh(root, e)}
     interviews = best_times(root)
-    report.exercise_list(report.console(), exercises, progress.records, fresh, interviews)
+    out = report.console()
+    report.workspace_line(out, root)
+    report.exercise_list(out, exercises, progress.records, fresh, interviews)
 
 
 @click.command()
@@ -77,6 +79,10 @@ def check(context: click.Context, names: tuple[str, ...], as_json: bool, show_ou
 
         out = report.console()
         report.check_report(out, result, show_output=show_output, all_details=all_details)
+        if result.passed:
+            passed = progress_of(root).passed()
+            report.whats_next(out, next((e for e in catalogue() if e.name not in passed), None))
+        report.workspace_line(out, root)
     context.exit(0 if result.passed else 1)
 
 
@@ -111,8 +117,9 @@ def hint(context: click.Context, name: str, show_all: bool, workspace: str | Non
 @workspace_option
 @click.pass_context
 def next_command(context: click.Context, workspace: str | None) -> None:
-    """Name the first exercise you have not passed yet and show its file."""
+    """The first exercise you have not passed yet: what it asks for and its file."""
     from transformer_kit.cli import render as report
+    from transformer_kit.learner.outline import outline
     from transformer_kit.learner.workspace import exercise_file
 
     root = workspace_root(context, workspace)
@@ -120,10 +127,12 @@ def next_command(context: click.Context, workspace: str | None) -> None:
     passed = progress.passed()
     pending = [e for e in catalogue() if e.name not in passed]
     out = report.console()
+    report.workspace_line(out, root)
     if not pending:
-        out.print("Every exercise has passed. Well done!")
+        report.whats_next(out, None)
         return
-    report.next_exercise(out, pending[0], exercise_file(root, pending[0]))
+    stub = outline(pending[0].stub)
+    report.next_exercise(out, pending[0], exercise_file(root, pending[0]), stub)
 
 
 @click.command()

@@ -21,10 +21,10 @@ from rich.text import Text
 
 from transformer_kit.catalog import Exercise
 from transformer_kit.learner.interview import Attempt
+from transformer_kit.learner.outline import Outline
 from transformer_kit.learner.workspace import Record
 from transformer_kit.results import LIKELY_MISTAKE, CheckResult, ExerciseResult, TestResult
 
-DETAILED_FAILURES = 3  # failures per exercise shown with every field; the rest in one line
 FIELD_WIDTH = 16
 INDENT = 6  # a failure's fields, under its line
 OUTPUT_LINES = 20  # lines of the learner's printing shown per test with --show-output
@@ -73,7 +73,7 @@ def check_report(
     """The report of a check; `show_output`: what the learner's code printed, under each test;
     `all_details`: every failure with all its fields (else the first DETAILED_FAILURES)."""
     for exercise in result.exercises:
-        _exercise_block(out, exercise, show_output, None if all_details else DETAILED_FAILURES)
+        _exercise_block(out, exercise, show_output, all_details)
     printing = sum(bool(t.output) for e in result.exercises for t in e.tests)
     if printing and not show_output:
         out.print(
@@ -100,7 +100,7 @@ def _points(value: float) -> str:
 
 
 def _exercise_block(
-    out: Console, exercise: ExerciseResult, show_output: bool, detailed: int | None
+    out: Console, exercise: ExerciseResult, show_output: bool, all_details: bool
 ) -> None:
     failed = [t for t in exercise.tests if not t.passed]
     status = "[green]passed[/]" if exercise.passed else "[red]failed[/]"
@@ -109,34 +109,133 @@ def _exercise_block(
     detail = f"{len(failed)} of {_count(total, 'test')} failed" if failed else (
         f"all {total} tests passed" if total != 1 else "its test passed"
     )  # fmt: skip
+    if exercise.not_started and not show_output:
+        _not_started(out, exercise)
+        return
     _hanging(
         out,
         2,
         f"{mark} [bold]{exercise.name}[/] {status}  {_points(exercise.score)}/"
         f"{_points(exercise.max_score)} points  ({detail})  [dim]{escape(exercise.title)}[/]",
     )
-    shown: set[str] = set()  # failure messages printed already: not repeated
-    for test in exercise.tests:
-        if test.passed:
-            if show_output and test.output:
+    if show_output:
+        for test in exercise.tests:
+            if test.passed and test.output:
                 _hanging(out, 4, f"  [green]✓[/] {escape(test.name)}")
-        elif test.message in shown:
-            _hanging(out, 4, f"  [red]✗[/] {escape(test.name)}: [dim]the same failure as above[/]")
+                _output(out, test.output)
+    hidden = 0
+    for function, tests in exercise.failures_by_function().items():
+        hidden += _function_failures(out, function, tests, show_output, all_details)
+    if hidden:
+        out.print(f"    [dim]{hidden} more: kit check {exercise.name} --details[/]")
+
+
+NOT_STARTED = "it still raises NotImplementedError"
+SAME = "the same failure as above"
+
+
+def _not_started(out: Console, exercise: ExerciseResult) -> None:
+    """An exercise whose every test stopped at NotImplementedError (or an unanswered warm-up):
+    one line, its title cut to fit."""
+    line = Text.from_markup(
+        f"[red]✗[/] [bold]{exercise.name}[/] not started (not implemented yet)  "
+        f"0/{_points(exercise.max_score)} points  [dim]{escape(exercise.title)}[/]"
+    )
+    if not out.soft_wrap:
+        line.truncate(out.width, overflow="ellipsis")
+    out.print(line, soft_wrap=True)
+
+
+OTHER_FAILURES = 2  # one-line failures per function after its first, unless --details
+
+
+def _function_failures(
+    out: Console,
+    function: str,
+    tests: Sequence[TestResult],
+    show_output: bool,
+    all_details: bool,
+) -> int:
+    """One function's failures: the first in full, then one line for each other (those naming
+    a likely mistake not named yet first), at most OTHER_FAILURES of them unless `all_details`
+    (then each in full); returns how many were left out. A function that is not implemented
+    yet is one line."""
+    if function and not all_details and all(t.not_implemented for t in tests):
+        count = _count(len(tests), "test")
+        _hanging(out, 4, f"  [red]✗[/] {escape(function)}: not started ({count}: {NOT_STARTED})")
+        return 0
+    first, *others = tests
+    named = set(first.likely_mistakes)  # likely mistakes shown already
+    shown: set[str] = set()  # messages shown already
+    hidden = 0
+    for test in [first, *sorted(others, key=lambda t: not set(t.likely_mistakes) - named)]:
+        new = [m for m in test.likely_mistakes if m not in named]
+        if all_details and test.message in shown:
+            _hanging(out, 4, f"  [red]✗[/] {escape(test.name)}: [dim]{SAME}[/]")
+            continue
+        if test.message in shown or not (all_details or new or len(shown) <= OTHER_FAILURES):
+            hidden += 1
+            continue
+        if all_details or test is first:
+            _failure(out, test, detailed=True)
         else:
-            _failure(out, test, detailed=detailed is None or len(shown) < detailed)
-            shown.add(test.message)
+            _one_line(out, test, new)
+        shown.add(test.message)
+        named.update(test.likely_mistakes)
         if show_output and test.output:
             _output(out, test.output)
+    return hidden
+
+
+def _one_line(out: Console, test: TestResult, mistakes: Sequence[str]) -> None:
+    """A failure in one line (wrapped): its name, summary and any likely mistake not yet named."""
+    also = "".join(f" [yellow]· likely mistake: {escape(m)}[/]" for m in mistakes)
+    _hanging(out, 4, f"  [red]✗[/] {escape(test.name)}: {escape(test.summary)}{also}")
 
 
 def _failure(out: Console, test: TestResult, detailed: bool) -> None:
     _hanging(out, 4, f"  [red]✗[/] {escape(test.name)}: {escape(test.summary)}")
     if not detailed:
         return
-    for label, text in test.fields:
+    width = out.width - INDENT - FIELD_WIDTH if not out.soft_wrap else 10**6
+    for label, text in _fitted(test.fields, width):
         style = "yellow" if label == LIKELY_MISTAKE else "none"
         lines = [f"[{style}]{escape(line)}[/]" for line in text.splitlines()]
         _field(out, f"{label}:" if label else "", lines)
+
+
+SIDE_BY_SIDE = "  |  "  # between the expected and the got half of a picture's row (compare.py)
+
+
+def _fitted(fields: Sequence[tuple[str, str]], width: int) -> list[tuple[str, str]]:
+    """The fields, with each side-by-side picture ("expected | got:" and its rows) that is
+    wider than `width` stacked instead: the expected rows, then the got rows."""
+    fitted: list[tuple[str, str]] = []
+    index = 0
+    while index < len(fields):
+        label, text = fields[index]
+        picture = not label and " | " in text and text.endswith(":")
+        rows = _picture_rows(fields[index + 1 :]) if picture else []
+        if not rows or max(len(r) for r in rows) <= width:
+            fitted.append((label, text))
+            index += 1
+            continue
+        left, right = text.rstrip(":").split(" | ", 1)
+        halves = [r.split(SIDE_BY_SIDE, 1) for r in rows]
+        fitted += [("", f"{left}:"), *(("", f"  {h[0].strip()}") for h in halves)]
+        fitted += [("", f"{right}:"), *(("", f"  {h[1].rstrip()}") for h in halves)]
+        index += 1 + len(rows)
+    return fitted
+
+
+def _picture_rows(fields: Sequence[tuple[str, str]]) -> list[str]:
+    """The rows of a side-by-side picture at the start of `fields`."""
+    rows = []
+    for label, text in fields:
+        if label or SIDE_BY_SIDE not in text:
+            break
+        rows.append(text)
+    return rows
 
 
 def _output(out: Console, text: str) -> None:
@@ -270,15 +369,43 @@ def source(out: Console, path: Path, title: str) -> None:
     out.print(Syntax(path.read_text(encoding="utf-8"), "python", line_numbers=True))
 
 
-def next_exercise(out: Console, exercise: Exercise, path: Path) -> None:
+def next_exercise(out: Console, exercise: Exercise, path: Path, outline: Outline) -> None:
+    """The exercise's title and summary, the names to write, its file and what to run."""
     out.print(f"Next: [bold]{exercise.name}[/] — {escape(exercise.title)} ({exercise.topic})")
+    if outline.summary:
+        _hanging(out, 2, f"  {escape(outline.summary)}")
+    out.print("To write:")
+    for item in outline.items:
+        about = f" [dim]— {escape(item.summary)}[/]" if item.summary else ""
+        _hanging(out, 4, f"  • {escape(item.signature)}{about}")
     if path.is_file():
-        source(out, path, str(path))
+        out.print(f"In: {escape(str(path))} (its docstrings give the shapes and conventions)")
     else:
         out.print(f"{path} is missing: `kit reset {exercise.name}` brings back the stub.")
     out.print(
-        f"Edit {path.name}, then `kit check {exercise.name}`; `kit hint {exercise.name}` helps."
+        f"Edit it, then `kit check {exercise.name}` (or `kit watch`); `kit hint {exercise.name}` "
+        "helps."
     )
+
+
+def whats_next(out: Console, following: Exercise | None) -> None:
+    """After a check that passed: the first exercise not passed yet."""
+    if following is None:
+        out.print("[green]Every exercise has passed.[/] Well done!")
+    else:
+        out.print(
+            f"Next: [bold]{following.name}[/] — {escape(following.title)}: `kit next` shows it, "
+            "`kit watch` follows it."
+        )
+
+
+def workspace_line(out: Console, root: Path) -> None:
+    """Which workspace the command used (the kit's own checkout says so)."""
+    import transformer_kit
+
+    own = " (the kit's own checkout: `kit init DIR` makes a workspace of yours)"
+    mine = "" if root.resolve() != transformer_kit.CONTENT.resolve() else own
+    out.print(f"[dim]workspace: {escape(str(root))}{mine}[/]")
 
 
 def grade_summary(

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 LIKELY_MISTAKE = "likely mistake"  # the label of a grader's diagnosis (results.py reads it)
+NOT_IMPLEMENTED = "not implemented yet"  # a NotImplementedError's summary begins so (results.py)
 
 
 @dataclass
@@ -67,14 +68,14 @@ class StudentRaised(Exception):
     def summary(self) -> str:
         if self.not_implemented:
             function = self.call.split("(")[0]
-            return f"not implemented yet: {function} raises NotImplementedError"
+            return f"{NOT_IMPLEMENTED}: {function} raises NotImplementedError"
         if self.type_name == ResultWithoutData.__name__:
             return self.text  # the kit's own words about what came back
         return f"raised {self.type_name}: {self.text}".rstrip(": ")
 
     def fields(self) -> list[tuple[str, str]]:
         labelled = [("called", self.call), ("where", self.where)]
-        return [(label, text) for label, text in labelled if text and not self.not_implemented]
+        return [(label, text) for label, text in labelled if text]
 
     @property
     def message(self) -> str:
