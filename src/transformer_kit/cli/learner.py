@@ -221,7 +221,7 @@ def watch(context: click.Context, name: str | None, poll: bool, workspace: str |
 
     The report is redrawn after every save. With no NAME, saving any other exercise checks that
     one. Ctrl-C stops watching. While an interview attempt runs (`kit interview`), its file is
-    watched instead, without ending the attempt.
+    watched first, with the time left; once it is submitted, your exercises again.
     """
     from transformer_kit.check import GraderError
     from transformer_kit.cli import render as report
@@ -231,14 +231,12 @@ def watch(context: click.Context, name: str | None, poll: bool, workspace: str |
     root = workspace_root(context, workspace)
     exercises = select([name] if name else [])
     isolation_level()  # a bad KIT_ISOLATION stops here, not at the first save
-    attempt = watched_attempt(root, exercises[0] if name else None)
-    folder = None
-    if attempt is not None:  # a running interview: its file, not exercises/
-        exercises, folder = [attempt[0]], attempt[1]
-    follow = name is None and attempt is None
+    during = partial(report.check_report, next_step=report.SAVE_INTERVIEW)
+    attempt = watched_attempt(root, exercises[0] if name else None, during)
     try:
         draw = partial(report.check_report, next_step=report.SAVE_AGAIN)
-        status = watch_loop(root, exercises, follow, poll, report.console(), draw, folder=folder)
+        out = report.console()
+        status = watch_loop(root, exercises, name is None, poll, out, draw, interview=attempt)
     except GraderError as error:
         internal_error(f"the kit's graders could not run:\n{error}")
     context.exit(status)

@@ -45,6 +45,7 @@ def _count(number: int, noun: str) -> str:
 
 CHECK_AGAIN = "Edit the failing file, then run `kit check` again; `kit hint NAME` gives a hint."
 SAVE_AGAIN = "Save the file to check it again; `kit hint NAME` gives a hint."
+SAVE_INTERVIEW = "Save the file to check it again (no hints during an interview)."
 
 
 WATCHDOG_LIMITS = (
