@@ -139,8 +139,8 @@ def _not_started(out: Console, exercise: ExerciseResult) -> None:
     """An exercise whose every test stopped at NotImplementedError (or an unanswered warm-up):
     one line, its title cut to fit."""
     line = Text.from_markup(
-        f"[red]✗[/] [bold]{exercise.name}[/] not started (not implemented yet)  "
-        f"0/{_points(exercise.max_score)} points  [dim]{escape(exercise.title)}[/]"
+        f"[red]✗[/] [bold]{exercise.name}[/] [red]failed[/]  0/{_points(exercise.max_score)}  "
+        f"not started (not implemented yet)  [dim]{escape(exercise.title)}[/]"
     )
     if not out.soft_wrap:
         line.truncate(out.width, overflow="ellipsis")
@@ -380,7 +380,9 @@ def next_exercise(out: Console, exercise: Exercise, path: Path, outline: Outline
         about = f" [dim]— {escape(item.summary)}[/]" if item.summary else ""
         _hanging(out, 4, f"  • {escape(item.signature)}{about}")
     if path.is_file():
-        out.print(f"In: {escape(str(path))} (its docstrings give the shapes and conventions)")
+        _hanging(
+            out, 0, f"In: {escape(str(path))} (its docstrings give the shapes and conventions)"
+        )
     else:
         out.print(f"{path} is missing: `kit reset {exercise.name}` brings back the stub.")
     out.print(
@@ -394,9 +396,11 @@ def whats_next(out: Console, following: Exercise | None) -> None:
     if following is None:
         out.print("[green]Every exercise has passed.[/] Well done!")
     else:
-        out.print(
+        _hanging(
+            out,
+            0,
             f"Next: [bold]{following.name}[/] — {escape(following.title)}: `kit next` shows it, "
-            "`kit watch` follows it."
+            "`kit watch` follows it.",
         )
 
 
@@ -406,7 +410,7 @@ def workspace_line(out: Console, root: Path) -> None:
 
     own = " (the kit's own checkout: `kit init DIR` makes a workspace of yours)"
     mine = "" if root.resolve() != transformer_kit.CONTENT.resolve() else own
-    out.print(f"[dim]workspace: {escape(str(root))}{mine}[/]")
+    _hanging(out, 0, f"[dim]workspace: {escape(str(root))}{mine}[/]")
 
 
 def grade_summary(

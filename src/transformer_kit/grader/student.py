@@ -17,6 +17,7 @@ then measures the second call's peak memory and returns it with that call's resu
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -76,13 +77,32 @@ def plain(value: Any) -> Any:
 Snapshot = list[tuple[str, Any, Any]]  # (name, the argument, a copy of it as it came in)
 
 
-def snapshot(args: Sequence[Any], kwargs: Mapping[str, Any], arrays: bool = True) -> Snapshot:
+def snapshot(
+    args: Sequence[Any], kwargs: Mapping[str, Any], arrays: bool = True, target: Any = None
+) -> Snapshot:
     """Copies of the arguments a call could modify in place: arrays, and the lists, tuples and
-    dicts that hold them (optimizer moments, running statistics, params, word counts). With
-    `arrays=False` (a worker's arguments, whose arrays are sealed read-only) arrays are kept,
-    not copied: only their replacement inside a list or dict is looked for."""
-    named = [(f"argument {i + 1}", a) for i, a in enumerate(args)] + list(kwargs.items())
+    dicts that hold them (optimizer moments, running statistics, params, word counts), named as
+    `target`'s signature names them (else "argument 2"). With `arrays=False` (a worker's
+    arguments, whose arrays are sealed read-only) arrays are kept, not copied: only their
+    replacement inside a list or dict is looked for."""
+    names = parameter_names(target, len(args))
+    named = list(zip(names, args, strict=True)) + list(kwargs.items())
     return [(name, value, _copy(value, arrays)) for name, value in named if _is_container(value)]
+
+
+def parameter_names(target: Any, count: int) -> list[str]:
+    """The names of `target`'s first `count` positional parameters ("argument 3" where its
+    signature cannot say)."""
+    try:
+        parameters = list(inspect.signature(target).parameters.values())
+    except (TypeError, ValueError):
+        parameters = []
+    positional = [
+        p.name
+        for p in parameters
+        if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    ]
+    return [positional[i] if i < len(positional) else f"argument {i + 1}" for i in range(count)]
 
 
 def mutated_arguments(taken: Snapshot) -> list[str]:
@@ -146,8 +166,9 @@ def require_fresh_inputs(warm_up: Call, measured: Call) -> None:
 
 
 def mutation_failure(call: str, names: Sequence[str], where: str = "") -> StudentFailed:
+    named = ", ".join(name if name.startswith("argument ") else f"`{name}`" for name in names)
     return StudentFailed(
-        f"{call} modified its input {', '.join(names) or 'array'} in place",
+        f"{call.split('(')[0]} modified its input {named or 'array'} in place",
         call=call,
         details=[where] if where else [],
         diagnosis="an in-place operation (`x -= ...`, `x[...] = ...`, `out=x`, `d[key] = ...`) "
@@ -183,7 +204,7 @@ class _LocalCallable:
         require_fresh_inputs(warm_up, measured)
         call = call_text(self._name, measured.args, measured.kwargs)
         calls = [warm_up, measured]
-        taken = [snapshot(c.args, c.kwargs) for c in calls]
+        taken = [snapshot(c.args, c.kwargs, target=self._target) for c in calls]
         unwrapped = [
             Call(*[_unwrap(a) for a in c.args], **{k: _unwrap(v) for k, v in c.kwargs.items()})
             for c in calls
@@ -202,7 +223,7 @@ class _LocalCallable:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         call = call_text(self._name, args, kwargs)
-        taken = snapshot(args, kwargs)
+        taken = snapshot(args, kwargs, target=self._target)
         try:
             result = self._target(
                 *[_unwrap(a) for a in args], **{k: _unwrap(v) for k, v in kwargs.items()}
