@@ -92,7 +92,8 @@ def check(context: click.Context, names: tuple[str, ...], as_json: bool, show_ou
 @workspace_option
 @click.pass_context
 def hint(context: click.Context, name: str, show_all: bool, workspace: str | None) -> None:
-    """The next hint for an exercise (three per exercise, from a nudge to nearly the answer)."""
+    """The next hint for an exercise (three per exercise, from a nudge to nearly the answer);
+    one about the function that failed at your last check comes first."""
     from transformer_kit.cli import render as report
     from transformer_kit.cli.interview import refuse_during_attempt
 
@@ -101,11 +102,13 @@ def hint(context: click.Context, name: str, show_all: bool, workspace: str | Non
     refuse_during_attempt(root, exercise, "hints")
     progress = progress_of(root)
     record = progress.record(exercise.name)
-    shown = min(record.hints_shown, len(exercise.hints))
-    following = min(shown, len(exercise.hints) - 1)
-    indices = [*range(shown), following] if show_all else [following]
-    report.hints(report.console(), exercise, sorted(set(indices)))
-    record.hints_shown = max(record.hints_shown, following + 1)
+    following = record.next_hint(exercise.hints)
+    seen = {i for i in record.seen() if i < len(exercise.hints)}
+    indices = sorted(seen | {following}) if show_all else [following]
+    report.hints(
+        report.console(), exercise, indices, last=len(seen | {following}) == len(exercise.hints)
+    )
+    record.see_hint(following)
     for warning in progress.save_or_warn():
         warn(
             f"{warning}\nso the kit could not record that you saw hint {following + 1}: the next "

@@ -353,14 +353,14 @@ def _status(name: str, record: Record | None, fresh: set[str]) -> str:
     return "edited, not checked"
 
 
-def hints(out: Console, exercise: Exercise, shown: Sequence[int]) -> None:
-    """Print hints by their 0-based index, numbered as "hint 2 of 3"."""
+def hints(out: Console, exercise: Exercise, shown: Sequence[int], last: bool) -> None:
+    """Print hints by their 0-based index, numbered as "hint 2 of 3"; `last`: no hint is left."""
     for index in shown:
         out.print(
             f"[bold]{exercise.name}[/], hint {index + 1} of {len(exercise.hints)}: "
             f"{escape(exercise.hints[index])}"
         )
-    if shown and shown[-1] == len(exercise.hints) - 1:
+    if last:
         out.print("[dim]That was the last hint.[/]")
 
 
