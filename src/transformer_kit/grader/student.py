@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -177,12 +177,31 @@ def mutation_failure(call: str, names: Sequence[str], where: str = "") -> Studen
     )
 
 
-class LocalStudent:
-    """The handle over names in this process (a module or a notebook's namespace)."""
+@dataclass
+class Recorded:
+    """One call through a LocalStudent: its inputs as they came in (copies), and its result."""
 
-    def __init__(self, namespace: Mapping[str, Any] | Any, label: str = "your code") -> None:
+    name: str
+    call: str  # as messages show it (call_text)
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    on_object: bool  # a method of an object the code made, not a module-level name
+    result: Any = None
+
+
+class LocalStudent:
+    """The handle over names in this process (a module or a notebook's namespace); `calls`, if
+    given, receives a `Recorded` for every call made through it."""
+
+    def __init__(
+        self,
+        namespace: Mapping[str, Any] | Any,
+        label: str = "your code",
+        calls: list[Recorded] | None = None,
+    ) -> None:
         self._namespace = namespace if isinstance(namespace, Mapping) else vars(namespace)
         self._label = label
+        self._calls = calls
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
@@ -190,13 +209,17 @@ class LocalStudent:
         if name not in self._namespace:
             raise StudentFailed(f"{self._label} does not define `{name}`", call=name)
         value = self._namespace[name]
-        return _LocalCallable(name, value) if callable(value) else plain(value)
+        return _LocalCallable(name, value, self._calls) if callable(value) else plain(value)
 
 
 class _LocalCallable:
-    def __init__(self, name: str, target: Any) -> None:
+    def __init__(
+        self, name: str, target: Any, calls: list[Recorded] | None = None, method: bool = False
+    ) -> None:
         self._name = name
         self._target = target
+        self._calls = calls
+        self._method = method
 
     def peak_memory(self, warm_up: Call, measured: Call) -> MemoryUse:
         """The peak memory of the `measured` call (after the `warm_up` one) and its result,
@@ -224,6 +247,11 @@ class _LocalCallable:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         call = call_text(self._name, args, kwargs)
         taken = snapshot(args, kwargs, target=self._target)
+        if self._calls is not None:
+            copies = (_copy(list(args), True), _copy(dict(kwargs), True))
+            self._calls.append(
+                Recorded(self._name, call, tuple(copies[0]), copies[1], self._method)
+            )
         try:
             result = self._target(
                 *[_unwrap(a) for a in args], **{k: _unwrap(v) for k, v in kwargs.items()}
@@ -234,17 +262,20 @@ class _LocalCallable:
         changed = mutated_arguments(taken)
         if changed:
             raise mutation_failure(call, changed)
+        if self._calls is not None:
+            self._calls[-1].result = result
         if callable(result) or not _is_plain(plain(result)):
-            return _LocalObject(result, call)
+            return _LocalObject(result, call, self._calls)
         return plain(result)
 
 
 class _LocalObject:
     """An object the learner's code made (a KVCache): attributes and methods through the handle."""
 
-    def __init__(self, target: Any, origin: str) -> None:
+    def __init__(self, target: Any, origin: str, calls: list[Recorded] | None = None) -> None:
         self._target = target
         self._origin = origin
+        self._calls = calls
 
     def __repr__(self) -> str:
         return f"<your {type(self._target).__name__}>"
@@ -257,7 +288,9 @@ class _LocalObject:
         except Exception as error:
             names = [cls.__name__ for cls in type(error).__mro__]
             raise StudentRaised(f"{self._origin}.{name}", names, str(error)) from None
-        return _LocalCallable(name, value) if callable(value) else plain(value)
+        if callable(value):
+            return _LocalCallable(name, value, self._calls, method=True)
+        return plain(value)
 
     def __len__(self) -> int:
         return int(_LocalCallable("len", len)(self._target))
