@@ -1,7 +1,8 @@
 """Everything the kit prints for people: the check report, the exercise list, hints.
 
-All terminal styling lives here. Every line also reads without colour (NO_COLOR, piped output):
-status is always spelled out in words, not only in colour.
+All terminal styling lives here (an exercise's failures: failing.py; lines that wrap:
+lines.py). Every line also reads without colour (NO_COLOR, piped output): status is always
+spelled out in words, not only in colour.
 """
 
 from __future__ import annotations
@@ -20,14 +21,17 @@ from rich.table import Table
 from rich.text import Text
 
 from transformer_kit.catalog import Exercise
+from transformer_kit.cli.failing import function_failures, not_started
+from transformer_kit.cli.lines import count as _count
+from transformer_kit.cli.lines import hanging as _hanging
+from transformer_kit.cli.lines import output as _output
+from transformer_kit.cli.lines import points as _points
+from transformer_kit.cli.lines import wrapped as _wrapped
 from transformer_kit.learner.interview import Attempt
 from transformer_kit.learner.outline import Outline
 from transformer_kit.learner.workspace import Record
-from transformer_kit.results import LIKELY_MISTAKE, CheckResult, ExerciseResult, TestResult
+from transformer_kit.results import CheckResult, ExerciseResult
 
-FIELD_WIDTH = 16
-INDENT = 6  # a failure's fields, under its line
-OUTPUT_LINES = 20  # lines of the learner's printing shown per test with --show-output
 BAR_WIDTH = 40
 
 
@@ -37,10 +41,6 @@ def console(stderr: bool = False) -> Console:
     out = Console(stderr=stderr, highlight=False)
     out.soft_wrap = not (out.is_terminal or os.environ.get("COLUMNS"))
     return out
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 CHECK_AGAIN = "Edit the failing file, then run `kit check` again; `kit hint NAME` gives a hint."
@@ -95,11 +95,6 @@ def check_report(
         out.print(next_step)
 
 
-def _points(value: float) -> str:
-    """Points with at most two decimals: 4, 1.71, 0.5."""
-    return f"{value:.2f}".rstrip("0").rstrip(".")
-
-
 def _exercise_block(
     out: Console, exercise: ExerciseResult, show_output: bool, all_details: bool
 ) -> None:
@@ -111,7 +106,7 @@ def _exercise_block(
         f"all {total} tests passed" if total != 1 else "its test passed"
     )  # fmt: skip
     if exercise.not_started and not show_output:
-        _not_started(out, exercise)
+        not_started(out, exercise)
         return
     _hanging(
         out,
@@ -126,147 +121,9 @@ def _exercise_block(
                 _output(out, test.output)
     hidden = 0
     for function, tests in exercise.failures_by_function().items():
-        hidden += _function_failures(out, function, tests, show_output, all_details)
+        hidden += function_failures(out, function, tests, show_output, all_details)
     if hidden:
         out.print(f"    [dim]{hidden} more: kit check {exercise.name} --details[/]")
-
-
-NOT_STARTED = "it still raises NotImplementedError"
-SAME = "the same failure as above"
-
-
-def _not_started(out: Console, exercise: ExerciseResult) -> None:
-    """An exercise whose every test stopped at NotImplementedError (or an unanswered warm-up):
-    one line, its title cut to fit."""
-    line = Text.from_markup(
-        f"[red]✗[/] [bold]{exercise.name}[/] [red]failed[/]  0/{_points(exercise.max_score)}  "
-        f"not started (not implemented yet)  [dim]{escape(exercise.title)}[/]"
-    )
-    if not out.soft_wrap:
-        line.truncate(out.width, overflow="ellipsis")
-    out.print(line, soft_wrap=True)
-
-
-OTHER_FAILURES = 2  # one-line failures per function after its first, unless --details
-
-
-def _function_failures(
-    out: Console,
-    function: str,
-    tests: Sequence[TestResult],
-    show_output: bool,
-    all_details: bool,
-) -> int:
-    """One function's failures: the first in full, then one line for each other (those naming
-    a likely mistake not named yet first), at most OTHER_FAILURES of them unless `all_details`
-    (then each in full); returns how many were left out. A function that is not implemented
-    yet is one line."""
-    if function and not all_details and all(t.not_implemented for t in tests):
-        count = _count(len(tests), "test")
-        _hanging(out, 4, f"  [red]✗[/] {escape(function)}: not started ({count}: {NOT_STARTED})")
-        return 0
-    first, *others = tests
-    named = set(first.likely_mistakes)  # likely mistakes shown already
-    shown: set[str] = set()  # messages shown already
-    hidden = 0
-    for test in [first, *sorted(others, key=lambda t: not set(t.likely_mistakes) - named)]:
-        new = [m for m in test.likely_mistakes if m not in named]
-        if all_details and test.message in shown:
-            _hanging(out, 4, f"  [red]✗[/] {escape(test.name)}: [dim]{SAME}[/]")
-            continue
-        if test.message in shown or not (all_details or new or len(shown) <= OTHER_FAILURES):
-            hidden += 1
-            continue
-        if all_details or test is first:
-            _failure(out, test, detailed=True)
-        else:
-            _one_line(out, test, new)
-        shown.add(test.message)
-        named.update(test.likely_mistakes)
-        if show_output and test.output:
-            _output(out, test.output)
-    return hidden
-
-
-def _one_line(out: Console, test: TestResult, mistakes: Sequence[str]) -> None:
-    """A failure in one line (wrapped): its name, summary and any likely mistake not yet named."""
-    also = "".join(f" [yellow]· likely mistake: {escape(m)}[/]" for m in mistakes)
-    _hanging(out, 4, f"  [red]✗[/] {escape(test.name)}: {escape(test.summary)}{also}")
-
-
-def _failure(out: Console, test: TestResult, detailed: bool) -> None:
-    _hanging(out, 4, f"  [red]✗[/] {escape(test.name)}: {escape(test.summary)}")
-    if not detailed:
-        return
-    width = out.width - INDENT - FIELD_WIDTH if not out.soft_wrap else 10**6
-    for label, text in _fitted(test.fields, width):
-        style = "yellow" if label == LIKELY_MISTAKE else "none"
-        lines = [f"[{style}]{escape(line)}[/]" for line in text.splitlines()]
-        _field(out, f"{label}:" if label else "", lines)
-
-
-SIDE_BY_SIDE = "  |  "  # between the expected and the got half of a picture's row (compare.py)
-
-
-def _fitted(fields: Sequence[tuple[str, str]], width: int) -> list[tuple[str, str]]:
-    """The fields, with each side-by-side picture ("expected | got:" and its rows) that is
-    wider than `width` stacked instead: the expected rows, then the got rows."""
-    fitted: list[tuple[str, str]] = []
-    index = 0
-    while index < len(fields):
-        label, text = fields[index]
-        picture = not label and " | " in text and text.endswith(":")
-        rows = _picture_rows(fields[index + 1 :]) if picture else []
-        if not rows or max(len(r) for r in rows) <= width:
-            fitted.append((label, text))
-            index += 1
-            continue
-        left, right = text.rstrip(":").split(" | ", 1)
-        halves = [r.split(SIDE_BY_SIDE, 1) for r in rows]
-        fitted += [("", f"{left}:"), *(("", f"  {h[0].strip()}") for h in halves)]
-        fitted += [("", f"{right}:"), *(("", f"  {h[1].rstrip()}") for h in halves)]
-        index += 1 + len(rows)
-    return fitted
-
-
-def _picture_rows(fields: Sequence[tuple[str, str]]) -> list[str]:
-    """The rows of a side-by-side picture at the start of `fields`."""
-    rows = []
-    for label, text in fields:
-        if label or SIDE_BY_SIDE not in text:
-            break
-        rows.append(text)
-    return rows
-
-
-def _output(out: Console, text: str) -> None:
-    """The learner's printing during one test, its first OUTPUT_LINES lines."""
-    lines = text.splitlines()
-    more = len(lines) - OUTPUT_LINES
-    tail = [f"[dim]… ({_count(more, 'more line')})[/]"] if more > 0 else []
-    _field(out, "your output:", [escape(line) for line in lines[:OUTPUT_LINES]] + tail)
-
-
-def _field(out: Console, label: str, lines: Sequence[str]) -> None:
-    """`label` and its lines of markup in two columns under a failure."""
-    lead = Text(" " * INDENT + label.ljust(FIELD_WIDTH), style="dim")
-    _wrapped(out, lead, Text.from_markup("\n".join(lines) or " "), INDENT + FIELD_WIDTH)
-
-
-def _hanging(out: Console, indent: int, markup: str) -> None:
-    """One line of markup whose first `indent` cells lead it; when it wraps, its further lines
-    are indented as far."""
-    text = Text.from_markup(markup)
-    _wrapped(out, text[:indent], text[indent:], indent)
-
-
-def _wrapped(out: Console, lead: Text, body: Text, indent: int) -> None:
-    """`lead` then `body`, wrapped at the console's width (none when the width is unknown:
-    `console`), further lines `indent` cells in; no trailing spaces."""
-    width = max(out.width - indent, 20) if not out.soft_wrap else 10**6
-    for number, line in enumerate(body.wrap(out, width, overflow="fold")):
-        line.rstrip()
-        out.print(Text.assemble(lead if number == 0 else " " * indent, line), soft_wrap=True)
 
 
 def _bar_width(out: Console) -> int:
