@@ -311,20 +311,18 @@ class Watch:
         """One frame, written at once: the screen is cleared (in a terminal), then the notices,
         the report and the status line. In a terminal the report is cut to fit its height, so
         that its top (the header and the first failure) stays on the screen."""
-        with self.out.capture() as captured:
-            self.draw(self.out, result)
-        report = captured.get().splitlines()
+        report = self._rendered(lambda: self.draw(self.out, result))
+        around = self._rendered(lambda: self.out.print("\n".join([*self.notices, "", status])))
+        room = self.out.height - len(around) - 1  # the cursor's line after the status
+        more = ""
+        if self.out.is_terminal and len(report) > room:
+            name = result.exercises[0].name if result.exercises else "NAME"
+            more = MORE_LINES.format(count=len(report) - room + 1, name=name)
+            report = report[: room - 1]
         with self.out:
             self.out.clear()
             for notice in self.notices:
                 self.out.print(notice)
-            room = self.out.height - len(self.notices) - 2 - status.count("\n")
-            if self.out.is_terminal and len(report) > room:
-                name = result.exercises[0].name if result.exercises else "NAME"
-                more = MORE_LINES.format(count=len(report) - room + 1, name=name)
-                report = report[: room - 1]
-            else:
-                more = ""
             for line in report:
                 self.out.print(Text.from_ansi(line), soft_wrap=True)
             if more:
@@ -332,3 +330,9 @@ class Watch:
             self.out.print()
             self.out.print(status)
         self.notices.clear()
+
+    def _rendered(self, printing: Callable[[], object]) -> list[str]:
+        """The lines `printing` prints on the console (styled as a terminal shows them)."""
+        with self.out.capture() as captured:
+            printing()
+        return captured.get().splitlines()
