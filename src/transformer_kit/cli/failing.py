@@ -39,9 +39,9 @@ def function_failures(
     all_details: bool,
 ) -> int:
     """One function's failures: the first in full, then one line for each other (those naming
-    a likely mistake not named yet first), at most OTHER_FAILURES of them unless `all_details`
-    (then each in full); returns how many were left out. A function that is not implemented
-    yet is one line."""
+    a likely mistake not named yet first), at most OTHER_FAILURES of them and none that says
+    what was said already (the same summary, no new mistake), unless `all_details` (then each
+    in full); returns how many were left out. A function not implemented yet is one line."""
     if function and not all_details and all(t.not_implemented for t in tests):
         many = count(len(tests), "test")
         hanging(out, 4, f"  [red]✗[/] {escape(function)}: not started ({many}: {NOT_STARTED})")
@@ -49,13 +49,15 @@ def function_failures(
     first, *others = tests
     named = set(first.likely_mistakes)  # likely mistakes shown already
     shown: set[str] = set()  # messages shown already
+    said: set[str] = set()  # summaries shown already
     hidden = 0
     for test in [first, *sorted(others, key=lambda t: not set(t.likely_mistakes) - named)]:
         new = [m for m in test.likely_mistakes if m not in named]
         if all_details and test.message in shown:
             hanging(out, 4, f"  [red]✗[/] {escape(test.name)}: [dim]{SAME}[/]")
             continue
-        if test.message in shown or not (all_details or new or len(shown) <= OTHER_FAILURES):
+        repeated = test.message in shown or (test.summary in said and not new)
+        if not all_details and (repeated or not (new or len(shown) <= OTHER_FAILURES)):
             hidden += 1
             continue
         if all_details or test is first:
@@ -63,6 +65,7 @@ def function_failures(
         else:
             _one_line(out, test, new)
         shown.add(test.message)
+        said.add(test.summary)
         named.update(test.likely_mistakes)
         if show_output and test.output:
             output(out, test.output)
