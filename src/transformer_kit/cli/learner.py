@@ -49,8 +49,8 @@ def list_command(context: click.Context, workspace: str | None) -> None:
 @click.option("--show-output", is_flag=True,
               help="Show what your code printed, under each test (its first lines).")  # fmt: skip
 @click.option("--details", "all_details", is_flag=True,
-              help="Show every failure in full (by default only the first 3 of each exercise "
-              "are; the others get one line).")  # fmt: skip
+              help="Show every failure in full (by default each function's first failure is "
+              "in full, a few others get one line each, and the rest are counted).")  # fmt: skip
 @workspace_option
 @click.pass_context
 def check(context: click.Context, names: tuple[str, ...], as_json: bool, show_output: bool,
