@@ -49,7 +49,7 @@ def answer(student: Any, name: str) -> Any:
     value = getattr(student, name)
     if value is None:
         raise Mismatch(
-            f"{NOT_IMPLEMENTED}: {name} is still None (write your answer in its place)",
+            f"{NOT_IMPLEMENTED}: {name} is not answered yet (it is still None)",
             expected=FORMS[name],
         )
     if isinstance(value, str):
