@@ -233,9 +233,13 @@ def next_exercise(out: Console, exercise: Exercise, path: Path, outline: Outline
     if outline.summary:
         _hanging(out, 2, f"  {escape(outline.summary)}")
     out.print("To write:")
+    answers = [item.name for item in outline.items if item.signature == item.name]
     for item in outline.items:
-        about = f" [dim]— {escape(item.summary)}[/]" if item.summary else ""
-        _hanging(out, 4, f"  • {escape(item.signature)}{about}")
+        if item.signature != item.name:
+            about = f" [dim]— {escape(item.summary)}[/]" if item.summary else ""
+            _hanging(out, 4, f"  • {escape(item.signature)}{about}")
+    if answers:
+        _hanging(out, 4, f"  • the answers {escape(', '.join(answers))}")
     if path.is_file():
         _hanging(
             out, 0, f"In: {escape(str(path))} (its docstrings give the shapes and conventions)"

@@ -154,8 +154,11 @@ def write(root: Path, exercise: Exercise, test: TestResult, call: Recorded) -> R
     arrays: dict[str, np.ndarray] = {}
     arguments = [_source(a, arrays) for a in call.args]
     arguments += [f"{k}={_source(v, arrays)}" for k, v in call.kwargs.items()]
-    with open(script.with_suffix(".npz"), "wb") as data:
-        np.savez(data, allow_pickle=False, **arrays)
+    try:
+        with open(script.with_suffix(".npz"), "wb") as data:
+            np.savez(data, allow_pickle=False, **arrays)
+    except ValueError as error:  # an array of Python objects
+        raise ReproError(f"an input array cannot be written without pickle: {error}") from None
     source = SCRIPT.format(
         name=exercise.name,
         function=call.name,
