@@ -75,16 +75,6 @@ def _first_line(doc: str | None) -> str:
     return (doc or "").strip().split("\n\n")[0].replace("\n", " ").strip()
 
 
-def parameter_names(stub: Path) -> dict[str, list[str]]:
-    """Per function (and class, from its __init__) of a stub, its positional parameter names."""
-    tree = ast.parse(stub.read_text(encoding="utf-8"))
-    names: dict[str, list[str]] = {}
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef):
-            names[node.name] = [a.arg for a in [*node.args.posonlyargs, *node.args.args]]
-    return names
-
-
 def without_walkthrough(source: str) -> str:
     """A stub without its `# TODO(NAME): ...` comments (and the comment lines that continue
     one): the docstrings, signatures and `raise NotImplementedError` stay."""

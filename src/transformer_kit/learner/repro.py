@@ -104,15 +104,15 @@ def chosen_call(test: TestResult, calls: Sequence[Recorded]) -> Recorded:
     function the failure is about."""
     called = next((text for label, text in test.fields if label == CALLED), "")
     same = [c for c in calls if c.call == called] or [c for c in calls if c.name == test.function]
-    if not same:
+    if not same and not any(c.on_object for c in calls):
         raise ReproError(f"the test {test.name!r} makes no call that kit repro can find")
-    call = same[0]
+    call = same[0] if same else next(c for c in calls if c.on_object)
     if call.on_object:
         raise ReproError(
             f"the failing call {call.call} is a method of an object your code made: kit repro "
             "writes scripts for module-level functions; `kit check --details` shows the call"
         )
-    earlier = [c.result for c in calls[: calls.index(call)]]
+    earlier = [c.result for c in calls[: next(i for i, c in enumerate(calls) if c is call)]]
     if any(_holds(argument, earlier) for argument in (*call.args, *call.kwargs.values())):
         raise ReproError(
             f"the inputs of {call.call} hold a result of an earlier call of the test, which only "
@@ -123,14 +123,15 @@ def chosen_call(test: TestResult, calls: Sequence[Recorded]) -> Recorded:
 
 def _holds(value: Any, results: Sequence[Any]) -> bool:
     """`value` (or a part of it) equals a result (or a part of one): a float or an array."""
-    found = list(_parts(results))
-    for part in _parts([value]):
-        for result in found:
-            if isinstance(part, np.ndarray) and isinstance(result, np.ndarray):
-                if part.shape == result.shape and part.size and np.array_equal(part, result):
-                    return True
-            elif isinstance(part, float) and part not in (0.0, 1.0) and part == result:
-                return True
+    found = _parts(results)
+    return any(_same(part, result) for part in _parts([value]) for result in found)
+
+
+def _same(part: Any, result: Any) -> bool:
+    if isinstance(part, np.ndarray) and isinstance(result, np.ndarray):
+        return part.shape == result.shape and part.size > 0 and bool(np.array_equal(part, result))
+    if isinstance(part, float) and isinstance(result, float):
+        return part not in (0.0, 1.0) and part == result  # 0 and 1 are too common to tell
     return False
 
 
