@@ -24,6 +24,7 @@ FORBIDDEN = {
     "batch": {"learner", "classroom", "cli", "dev"},
     "classroom": {"learner", "cli", "dev"},
     "dev": {"cli"},
+    "quiz": {"grader", "sandbox", "check", "batch", "classroom", "cli", "dev"},
 }
 
 

@@ -18,6 +18,7 @@ from transformer_kit.cli.grade import grade
 from transformer_kit.cli.gradescope import gradescope
 from transformer_kit.cli.interview import interview
 from transformer_kit.cli.nbgrader import nbgrader
+from transformer_kit.cli.quiz import quiz, today
 from transformer_kit.cli.repro import repro
 
 
@@ -46,6 +47,8 @@ def main(context: click.Context, workspace: str | None) -> None:
       kit grade FOLDER        grade a class's submissions (instructors)
       kit gradescope build    a Gradescope autograder zip, for a course
       kit dev new NAME | check   scaffold an exercise | check every one (developers)
+      kit quiz [TOPIC]        concept checks from the notes, spaced over days
+      kit today               the day's plan: checks due, next exercise, a redo
 
     Your code runs in a separate, limited process: it cannot change a grade.
     """
@@ -64,7 +67,8 @@ def _replace_what_the_terminal_cannot_show() -> None:
 
 for command in (learner.list_command, learner.check, learner.hint, learner.next_command,
                 learner.solution, learner.init, learner.reset, learner.watch, nbgrader, grade,
-                workspace_option(interview), gradescope, dev, repro):  # fmt: skip
+                workspace_option(interview), gradescope, dev, quiz, today,
+                repro):  # fmt: skip
     main.add_command(command)
 
 if __name__ == "__main__":
