@@ -2,7 +2,9 @@
 
 Each test runs its own tmux server (a socket of its own, killed at the end); what the learner
 sees is the pane's visible screen (`capture-pane`), so a report that scrolled its top away
-fails. Waits are for text to appear, bounded only by a hang guard."""
+fails. Waits are for text to appear, bounded only by a hang guard. While a pane runs, `kit` is
+run as a program, never in this process: a check here would make this process a subreaper
+that kills the orphans it adopted, the tmux server among them."""
 
 from __future__ import annotations
 
@@ -138,8 +140,13 @@ def test_watch_counts_an_interview_down_offers_no_hints_and_goes_back_after_subm
     interview_file = fresh / ".kit" / "interview" / "attention.py"
     interview_file.write_text(solution_source("attention"))
     pane[0].wait_for("attention passed")
-    code, out, _ = run_cli("-w", str(fresh), "interview", "--submit")
-    assert code == 0, out
+    submitted = subprocess.run(
+        kit_command("-w", str(fresh), "interview", "--submit"),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert submitted.returncode == 0, submitted.stdout + submitted.stderr
     back = pane[0].wait_for(watch.INTERVIEW_OVER.split("[/]")[0].removeprefix("[green]"))
     assert "watching exercises/warmups.py" in back  # the first unfinished exercise
     assert "interview:" not in back.replace("interview --history", "")
