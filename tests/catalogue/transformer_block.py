@@ -126,7 +126,7 @@ VARIANTS: list[Variant] = [
         "no check of D % num_heads (numpy's reshape error)",
         passes=False,
         replace=((HEADS_CHECK, ""),),
-        message="numpy's own error, not a message that names D and num_heads",
+        message="numpy raised it, not a check of yours",
     ),
     # --- known wrong: gelu --------------------------------------------------------------------
     Variant(
@@ -217,7 +217,7 @@ VARIANTS: list[Variant] = [
         "no check of T > len(wpe) (numpy's broadcasting error)",
         passes=False,
         replace=((LENGTH_CHECK, ""),),
-        message="numpy's own error, not a message that names T",
+        message="numpy raised it, not a check of yours",
     ),
     # --- correct but different ----------------------------------------------------------------
     Variant(
