@@ -159,7 +159,6 @@ class Watch:
         self.ahead: tuple[str, sandbox.Worker] | None = None  # the next check's worker
         self.torch: dict[str, bool] = {}  # whether each file imported torch when last parsed
         self.wake = threading.Event()  # set by `stop`, or by the interview's clock or its end
-        self.time_up = False  # the interview's time-up was announced
 
     def run(self) -> None:
         exercise = self._first_unfinished() if self.follow else self.exercises[0]
