@@ -89,6 +89,11 @@ FULL_MATRIX = (
     "(L, block_size) scores and the running max, sum and accumulator"
 )
 
+FULL_MASK = (
+    "holds a whole (L, S) causal mask: build each block's part of the mask from its indices "
+    "(np.arange of the block's keys against the queries'), never the full matrix"
+)
+
 MEMORY_LIMIT = 16 * 2**20  # bytes above the start, for q, k, v (2048, 64) and block_size 128
 MEMORY_SIZE = 2048  # L = S
 MEMORY_SEED = 2048
@@ -526,15 +531,23 @@ def test_flash_causal_rejects_unequal_lengths(student: Any) -> None:
 
 @pytest.mark.weight(3)
 def test_flash_memory(student: Any) -> None:
-    """flash_attention never holds the whole (L, S) score matrix"""
+    """flash_attention never holds the whole (L, S) score matrix, nor a full causal mask"""
     small = _inputs(60, (40, 8), (40, 8), (40, 8))
     _check_flash(student, *small, 16, False, _call(*small, 16, False, ", random inputs, seed=60"))
+    for seed, causal in ((MEMORY_SEED, False), (MEMORY_SEED + 2, True)):
+        _check_memory(student, seed, causal)
+
+
+def _check_memory(student: Any, seed: int, causal: bool) -> None:
+    """The peak memory of a call on (MEMORY_SIZE, 64) inputs (after a warm-up on others) stays
+    under MEMORY_LIMIT, and its result is right."""
     shape = (MEMORY_SIZE, 64)
-    warm_up = Call(*_inputs(MEMORY_SEED, shape, shape, shape), block_size=128)
-    q, k, v = _inputs(MEMORY_SEED + 1, shape, shape, shape)  # fresh: nothing to remember
-    call = _call(q, k, v, 128, False, f", random inputs with seed={MEMORY_SEED + 1}")
+    options: dict[str, Any] = {"block_size": 128, **({"causal": True} if causal else {})}
+    warm_up = Call(*_inputs(seed, shape, shape, shape), **options)
+    q, k, v = _inputs(seed + 1, shape, shape, shape)  # fresh: nothing to remember
+    call = _call(q, k, v, 128, causal, f", random inputs with seed={seed + 1}")
     try:
-        use = student.flash_attention.peak_memory(warm_up, Call(q, k, v, block_size=128))
+        use = student.flash_attention.peak_memory(warm_up, Call(q, k, v, **options))
     except MeasurementUnavailable as why:
         pytest.skip(f"peak memory cannot be measured on this machine ({why})")
     if use.peak_bytes >= MEMORY_LIMIT:
@@ -543,17 +556,17 @@ def test_flash_memory(student: Any) -> None:
             f"{MEMORY_LIMIT / 2**20:.0f} MiB limit",
             call=call,
             expected=f"under {MEMORY_LIMIT / 2**20:.0f} MiB (a float64 ({MEMORY_SIZE}, "
-            f"{MEMORY_SIZE}) score matrix alone is 32 MiB)",
+            f"{MEMORY_SIZE}) score matrix, or mask, alone is 32 MiB)",
             got=f"{use.peak_bytes / 2**20:.1f} MiB",
             details=[
                 f"measured by {use.source}, from the moment the inputs were sent until the "
                 "result was back, on the second of two calls (the first, on other inputs, "
                 "warms up)"
             ],
-            diagnosis=FULL_MATRIX,
+            diagnosis=FULL_MASK if causal else FULL_MATRIX,
         )
     got = unpack(use.result, 2, call=call, what="result (output, lse)")
-    want = reference.flash_attention(q, k, v, 128)
+    want = reference.flash_attention(q, k, v, 128, causal=causal)
     for what, value, expected in zip(("output", "logsumexp"), got, want, strict=True):
         assert_close(value, expected, call=f"{call}, the call measured", what=what)
 

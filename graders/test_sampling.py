@@ -103,6 +103,14 @@ M_LOGITS = (
     "probabilities, probs >= min_p * max(probs)"
 )
 M_INVERTED = "kept the tokens below the threshold: keep probs >= min_p * max(probs)"
+M_STRICT = (
+    "a strict > against the threshold: at min_p = 1 it keeps nothing (no probability is above "
+    "the highest); keep probs >= min_p * max(probs), which keeps the most likely tokens"
+)
+P_ONE_TOKEN = (
+    "a vocabulary of one token lost it: the most likely token is always kept (a cutoff such as "
+    "(1 - p) / (V - 1), llama2.c's, divides by zero at V = 1)"
+)
 S_GE = (
     "'>=' instead of '>': the token is the smallest i with cumsum(probs)[i] > u (strictly); a "
     "total equal to u does not choose its token"
@@ -266,7 +274,8 @@ def min_p_mistakes(logits: np.ndarray, min_p: float) -> dict[str, np.ndarray]:
     threshold = min_p * probs.max(axis=-1, keepdims=True)
     with _quiet():
         unstable = _softmax(logits, stable=False)
-        mistakes = {
+        mistakes = {  # a strict > first: at min_p = 1 it is what keeps nothing, as others do
+            M_STRICT: _fill(logits, probs > threshold),
             M_ABSOLUTE: _fill(logits, probs >= min_p),
             M_LOGITS: _fill(logits, logits >= min_p * logits.max(axis=-1, keepdims=True)),
             M_INVERTED: _fill(logits, probs < threshold),
@@ -701,8 +710,14 @@ def test_top_k_invalid(student: Any) -> None:
 
 
 def _check_top_p(
-    student: Any, logits: np.ndarray, p: float, call: str, expected: Any = None
+    student: Any,
+    logits: np.ndarray,
+    p: float,
+    call: str,
+    expected: Any = None,
+    more: Mapping[str, Any] | None = None,
 ) -> None:
+    """`more`: mistakes of this case, named before the usual ones."""
     want = reference.top_p_logits(logits, p) if expected is None else np.array(expected)
     with rows_indexed(logits, call=call):
         got = student.top_p_logits(logits, p)
@@ -711,7 +726,7 @@ def _check_top_p(
         want,
         logits,
         call=call,
-        mistakes=top_p_mistakes(logits, p),
+        mistakes={**(more or {}), **top_p_mistakes(logits, p)},
     )
 
 
@@ -755,6 +770,15 @@ def test_top_p_one_keeps_everything(student: Any) -> None:
         logits = _random_logits(seed, shape, masked)
         call = f"top_p_logits({_random_text(seed, shape, masked)}, p=1.0)"
         _check_top_p(student, logits, 1.0, call, logits)
+
+
+@pytest.mark.weight(1)
+def test_top_p_one_token(student: Any) -> None:
+    """top_p_logits over a vocabulary of one token keeps it"""
+    for p in (0.5, 0.9):
+        logits = np.array([[1.5], [-2.0]])  # two rows, V = 1: each row's only token stays
+        call = f"top_p_logits(logits=[[1.5], [-2.0]], p={p})"
+        _check_top_p(student, logits, p, call, logits, {P_ONE_TOKEN: np.full((2, 1), -np.inf)})
 
 
 @pytest.mark.weight(1)
@@ -864,6 +888,15 @@ def test_min_p_zero_keeps_everything(student: Any) -> None:
         logits = _random_logits(seed, shape)
         call = f"min_p_logits({_random_text(seed, shape)}, min_p=0.0)"
         _check_min_p(student, logits, 0.0, call, logits)
+
+
+@pytest.mark.weight(1)
+def test_min_p_one_keeps_the_most_likely(student: Any) -> None:
+    """min_p_logits with min_p = 1 keeps exactly the most likely tokens (ties too)"""
+    # probabilities [0.4, 0.2, 0.4]: threshold 1 * 0.4, so tokens 0 and 2 (equal logits) stay
+    logits = np.log([0.4, 0.2, 0.4])
+    call = "min_p_logits(logits=log([0.4, 0.2, 0.4]), min_p=1.0)"
+    _check_min_p(student, logits, 1.0, call, [logits[0], -np.inf, logits[2]])
 
 
 @pytest.mark.weight(1)

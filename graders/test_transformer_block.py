@@ -628,10 +628,12 @@ def test_block_random(
 def test_block_near_constant_token(student: Any) -> None:
     """transformer_block with a token whose row is nearly constant (var ~ 1e-6, below eps)"""
     x, params = _block_inputs(20, 2, 3, 8, 16)
-    x[0, 1] = 0.5 + 1e-3 * np.random.default_rng(21).standard_normal(8)
+    # 0.5 + k / 1024, k = [1, -1, 1, -1, 2, -2, 0, 0]: mean 0.5, var = 12 / 8 / 2**20 = 1.43e-6,
+    # every value, the mean and the variance exact in float32 too (float32 arithmetic passes)
+    x[0, 1] = 0.5 + 2.0**-10 * np.array([1, -1, 1, -1, 2, -2, 0, 0])
     call = _block_call(x, params, 2, 20) + (
-        "; then x[0, 1] = 0.5 + 1e-3 * standard_normal(8) from default_rng(21): a row whose "
-        "variance is ~1e-6, where eps = 1e-5 dominates"
+        "; then x[0, 1] = 0.5 + [1, -1, 1, -1, 2, -2, 0, 0] / 1024: a row whose variance is "
+        "1.43e-6, where eps = 1e-5 dominates"
     )
     _check_block(student, x, params, 2, call)
 

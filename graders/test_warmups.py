@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from transformer_kit.grader.compare import Mismatch, as_array, assert_close, describe, show
+from transformer_kit.grader.failures import NOT_IMPLEMENTED
 from transformer_kit.graders.fixtures import warmups as fixtures
 
 ATOL = 1e-3
@@ -48,7 +49,7 @@ def answer(student: Any, name: str) -> Any:
     value = getattr(student, name)
     if value is None:
         raise Mismatch(
-            f"{name} is not answered yet: it is still None",
+            f"{NOT_IMPLEMENTED}: {name} is not answered yet (it is still None)",
             expected=FORMS[name],
         )
     if isinstance(value, str):
@@ -76,11 +77,10 @@ def check(student: Any, name: str, mistakes: Mapping[str, Any]) -> None:
     try:
         assert_close(got, expected, call="", what=what, rtol=RTOL, atol=ATOL, mistakes=mistakes)
     except Mismatch as failure:
-        if not SHOW_ANSWERS:
+        if not SHOW_ANSWERS:  # no field may hold the answer: not `where`, nor a picture
             failure.expected = ""
             failure.where = ""
-            if expected.ndim:
-                failure.details.append(wrong_entries(array, expected))
+            failure.details = [wrong_entries(array, expected)] if expected.ndim else []
         if expected.ndim == 0 and np.isfinite(array):
             failure.summary = f"the {what} is wrong"
         raise

@@ -4,6 +4,7 @@ each failed test's summary and labelled fields, and that form read back (`from_j
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -16,6 +17,11 @@ UNIT = 64  # points are kept in 64ths: binary floats hold them exactly, so a sum
 # 19.999999999999986 for 20 points
 LIKELY_MISTAKE = "likely mistake"  # grader/failures.py labels diagnoses so (it may not import this:
 # notebooks inline it); tests/engine/test_engine_units.py holds the two equal
+NOT_IMPLEMENTED = "not implemented yet"  # how grader/failures.py begins a NotImplementedError's
+# summary (tests/learner/test_report.py holds the two equal)
+CALLED = "called"  # the label of the call a failed test made
+_FUNCTION = re.compile(r"([A-Za-z_]\w*)")  # the name a `called` field begins with
+_ANSWER = re.compile(r"([A-Z][A-Z0-9_]*):")  # a test of an answer (a warm-up's) is named so
 
 
 class ResultsError(ValueError):
@@ -60,6 +66,19 @@ class TestResult:
     def likely_mistakes(self) -> tuple[str, ...]:
         """The grader's diagnoses (its "likely mistake" fields), never text the learner wrote."""
         return tuple(text for label, text in self.fields if label == LIKELY_MISTAKE)
+
+    @property
+    def function(self) -> str:
+        """The name of the function (or class) of the learner's the test called, from its
+        `called` field ("" when it names none)."""
+        call = next((text for label, text in self.fields if label == CALLED), "")
+        found = _FUNCTION.match(call) or _ANSWER.match(self.name)
+        return found.group(1) if found else ""
+
+    @property
+    def not_implemented(self) -> bool:
+        """Failed because the learner's function still raises NotImplementedError."""
+        return not self.passed and self.summary.startswith(NOT_IMPLEMENTED)
 
     def shown(self, hidden: bool) -> str:
         """The message a student may see: a hidden test keeps its summary and likely mistakes,
@@ -128,6 +147,20 @@ class ExerciseResult:
     @property
     def score(self) -> float:
         return add_points(t.score for t in self.tests)
+
+    @property
+    def not_started(self) -> bool:
+        """Every test failed at a NotImplementedError: the stub is untouched, in effect."""
+        return bool(self.tests) and all(t.not_implemented for t in self.tests)
+
+    def failures_by_function(self) -> dict[str, list[TestResult]]:
+        """The failed tests grouped by the function they called, in the order first met ("" for
+        those that name none)."""
+        groups: dict[str, list[TestResult]] = {}
+        for test in self.tests:
+            if not test.passed:
+                groups.setdefault(test.function, []).append(test)
+        return groups
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -476,7 +476,7 @@ VARIANTS: list[Variant] = [
                     g *= max_norm / (total + 1e-6)
             return grads, total
         """,
-        message="modified its input argument 1 in place",
+        message="modified its input `grads` in place",
     ),
     Variant(
         "in place, on copies",

@@ -240,7 +240,7 @@ WRONG = [
         "no divisibility check (numpy's reshape error instead)",
         passes=False,
         replace=((CHECK, ""),),
-        message="does not say that D is not divisible",
+        message="numpy raised it, not a check of yours",
     ),
 ]
 

@@ -19,6 +19,7 @@ CAUSAL_CHECK = "    if causal and seq_q != seq_k:\n"
 MERGE_M = "    m = np.maximum(m1, m2)\n"
 MERGE_L = "    l = l1 * np.exp(m1 - m) + l2 * np.exp(m2 - m)  # noqa: E741\n"
 FULL_MATRIX = "holds the whole (L, S) score matrix: process keys in blocks of block_size"
+BLOCK_MASK = "            scores = np.where(np.arange(start, stop) <= rows, scores, -np.inf)\n"
 
 VARIANTS: list[Variant] = [
     # --- wrong ----------------------------------------------------------------------------------
@@ -337,5 +338,18 @@ VARIANTS: list[Variant] = [
                 "    l = np.exp(log_l - m)  # noqa: E741\n",
             ),
         ),
+    ),
+    Variant(
+        "blocks of scores, but a full (L, S) float64 causal mask made first (32 MiB at 2048)",
+        passes=False,
+        replace=(
+            (
+                "    rows = np.arange(seq_q)[:, None]  # (L, 1) query positions\n",
+                "    rows = np.arange(seq_q)[:, None]  # (L, 1) query positions\n"
+                "    bias = np.triu(np.full((seq_q, seq_k), -np.inf), 1) if causal else None\n",
+            ),
+            (BLOCK_MASK, "            scores = scores + bias[:, start:stop]\n"),
+        ),
+        message="holds a whole (L, S) causal mask",
     ),
 ]

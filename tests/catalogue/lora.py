@@ -78,7 +78,7 @@ VARIANTS: list[Variant] = [
         "merge in place (w += ...)",
         passes=False,
         replace=((MERGE_RETURN, "    w += (alpha / r) * (a @ b)\n    return w\n"),),
-        message="modified its input argument 1 in place",
+        message="modified its input `w` in place",
     ),
     Variant(
         "merge subtracts the update",

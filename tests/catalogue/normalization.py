@@ -615,4 +615,18 @@ VARIANTS: list[Variant] = [
             return {"x": d_x.reshape(x.shape), "gamma": d_gamma, "beta": d_beta}
         """,
     ),
+    Variant(
+        "layer_norm by torch in float32 (F.layer_norm on float32 tensors, picoGPT with torch)",
+        passes=True,
+        code="""
+        import torch
+        import torch.nn.functional as F
+
+
+        def layer_norm(x, gamma, beta, eps=1e-5):
+            t = torch.as_tensor(np.asarray(x, dtype=np.float32))
+            g, b = (torch.as_tensor(np.asarray(a, dtype=np.float32)) for a in (gamma, beta))
+            return F.layer_norm(t, t.shape[-1:], g, b, eps).numpy()
+        """,
+    ),
 ]

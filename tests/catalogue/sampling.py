@@ -498,4 +498,44 @@ VARIANTS: list[Variant] = [
             return int(np.nonzero(probs)[0][-1])
         """,
     ),
+    Variant(
+        "min_p with a strict > (keeps nothing at min_p = 1)",
+        passes=False,
+        replace=(
+            (
+                "    return np.where(probs >= threshold, logits, -np.inf)\n",
+                "    return np.where(probs > threshold, logits, -np.inf)\n",
+            ),
+        ),
+        message="a strict > against the threshold",
+    ),
+    Variant(
+        "llama2.c's top-p: candidates above (1 - p) / (V - 1) first (none when V = 1)",
+        passes=False,
+        code="""
+        def top_p_logits(logits, p):
+            if not 0 < p <= 1:
+                raise ValueError(f"p must be in (0, 1], got p={p!r}")
+            logits = np.asarray(logits, dtype=np.float64)
+            if p == 1:
+                return logits.copy()
+            probs = _softmax(logits)
+            rows = probs.reshape(-1, probs.shape[-1])
+            keep = np.zeros(rows.shape, dtype=bool)
+            n = rows.shape[-1]
+            with np.errstate(divide="ignore"):
+                cutoff = np.float64(1 - p) / np.float64(n - 1)  # inf when V = 1
+            for r, row in enumerate(rows):
+                above = [i for i in range(n) if row[i] >= cutoff]
+                candidates = sorted(above, key=lambda i: -row[i])
+                total = 0.0
+                for i in candidates:
+                    keep[r, i] = True
+                    total += row[i]
+                    if total > p:
+                        break
+            return np.where(keep.reshape(probs.shape), logits, -np.inf)
+        """,
+        message="a vocabulary of one token lost it",
+    ),
 ]

@@ -126,7 +126,7 @@ VARIANTS: list[Variant] = [
         "no check of D % num_heads (numpy's reshape error)",
         passes=False,
         replace=((HEADS_CHECK, ""),),
-        message="numpy's own error, not a message that names D and num_heads",
+        message="numpy raised it, not a check of yours",
     ),
     # --- known wrong: gelu --------------------------------------------------------------------
     Variant(
@@ -217,7 +217,7 @@ VARIANTS: list[Variant] = [
         "no check of T > len(wpe) (numpy's broadcasting error)",
         passes=False,
         replace=((LENGTH_CHECK, ""),),
-        message="numpy's own error, not a message that names T",
+        message="numpy raised it, not a check of yours",
     ),
     # --- wrong: found in public code (issue 26) -------------------------------------------------
     Variant(
@@ -407,6 +407,41 @@ VARIANTS: list[Variant] = [
                 w = _softmax(s)
                 outs.append(np.einsum("bhj,bhjd->bhd", w, v_all).reshape(b, d))
             return np.stack(outs, axis=1) @ p["w_o"] + p["b_o"]
+        """,
+    ),
+    Variant(
+        "layer_norm with eps outside the square root",
+        passes=False,
+        replace=(
+            (
+                "return (y - mean) / np.sqrt(var + _LN_EPS) * g + b",
+                "return (y - mean) / (np.sqrt(var) + _LN_EPS) * g + b",
+            ),
+        ),
+        message="layer_norm with eps outside the square root",
+    ),
+    Variant(
+        "torch float32 throughout (F.layer_norm on float32 tensors, as picoGPT with torch)",
+        passes=True,
+        code="""
+        import torch
+        import torch.nn.functional as F
+
+        _f64_block = transformer_block
+
+
+        def _t(a):
+            return torch.as_tensor(np.asarray(a, dtype=np.float32))
+
+
+        def _layer_norm(y, g, b):
+            t = _t(y)
+            return F.layer_norm(t, t.shape[-1:], _t(g), _t(b), eps=1e-5).numpy()
+
+
+        def transformer_block(x, params, num_heads):
+            params = {k: np.asarray(v, dtype=np.float32) for k, v in params.items()}
+            return _f64_block(np.asarray(x, dtype=np.float32), params, num_heads)
         """,
     ),
 ]

@@ -213,11 +213,15 @@ def test_console_script_stubs_fail_and_solutions_pass(tmp_path: Path) -> None:
 def test_next_names_the_first_unfinished_exercise_and_moves_on(fresh: Path) -> None:
     first, second = EXERCISES[0], EXERCISES[1]
     code, out, _ = run("-w", str(fresh), "next")
-    assert code == 0 and f"Next: {first.name}" in out and "TODO(warmups)" in out
+    assert code == 0 and f"Next: {first.name}" in out
+    assert "TODO(warmups)" not in out and "GD_WEIGHTS" in out  # the names to write, not the file
+    assert str(fresh / "exercises" / "warmups.py") in out
     shutil.copyfile(first.solution, fresh / "exercises" / f"{first.name}.py")
-    assert run("-w", str(fresh), "check", first.name)[0] == 0
+    code, out, _ = run("-w", str(fresh), "check", first.name)
+    assert code == 0 and f"Next: {second.name}" in out  # a pass says what is next
     code, out, _ = run("-w", str(fresh), "next")
     assert f"Next: {second.name}" in out
+    assert "sgd_momentum_step(w, grad, velocity, lr, momentum)" in out  # its signature
 
 
 def test_solution_is_shown_after_passing_or_with_force(fresh: Path) -> None:

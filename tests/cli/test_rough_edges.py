@@ -122,7 +122,8 @@ def test_list_fits_the_width_and_shows_every_title(
     for exercise, entry in zip(EXERCISES, entries, strict=True):
         assert words(exercise.title) in text and exercise.topic in entry
         assert "not started" in words(entry)
-        assert len(entry.strip().splitlines()) <= most_lines, entry
+        own = [line for line in entry.strip().splitlines() if not line.endswith("%")]  # no bar
+        assert len(own) <= most_lines, entry
 
 
 def test_a_wide_list_is_a_table_of_one_line_per_exercise(fresh: Path) -> None:

@@ -84,7 +84,11 @@ def test_start_writes_a_fresh_stub_beside_the_learners_file_and_status_counts_do
     code, out, _ = kit(root, "interview", "att")
     assert code == 0
     assert str(attempt_file(root, "attention")) in out and f"{minutes} minutes" in out
-    assert attempt_file(root, "attention").read_bytes() == BY_NAME["attention"].stub.read_bytes()
+    written = attempt_file(root, "attention").read_text()
+    stub = BY_NAME["attention"].stub.read_text()
+    assert "TODO(attention)" in stub and "TODO" not in written  # no walkthrough in an interview
+    docstrings = [line for line in stub.splitlines() if "#" not in line]
+    assert [line for line in written.splitlines() if "#" not in line] == docstrings
     assert mine.read_text() == "# my own attention, half done\n"
     clock.advance(15)
     code, out, _ = kit(root, "interview", "--status")
@@ -110,7 +114,9 @@ def test_submitting_the_reference_passes_and_is_remembered(
     monkeypatch.setenv("COLUMNS", "200")  # one line per exercise
     code, out, _ = kit(root, "list")
     (row,) = [line for line in out.splitlines() if line.split()[1:2] == ["attention"]]
-    assert "25 min" in row and "not started" in row  # exercises/attention.py: still the stub
+    assert "25 min" in row and "passed" in row  # a passed interview is a pass
+    code, out, _ = kit(root, "solution", "attention")  # no --force needed
+    assert code == 0 and "reference solution of attention" in out
     code, out, _ = kit(root, "interview", "--status")
     assert code == 0 and "No interview attempt is running" in out
 
@@ -248,7 +254,9 @@ def test_two_attempts_in_a_row_keep_the_first_file_and_both_records(
     assert code == 0 and "earlier attempt" in out
     (backup,) = (root / ".kit" / "backups").glob("interview-warmups-*.py")
     assert backup.read_text() == "# first try\n" and str(backup) in out
-    assert attempt_file(root, "warmups").read_bytes() == BY_NAME["warmups"].stub.read_bytes()
+    fresh = attempt_file(root, "warmups").read_text().splitlines()
+    stub = BY_NAME["warmups"].stub.read_text().splitlines()
+    assert fresh[0] == stub[0] and set(fresh) <= set(stub)  # the stub's lines, no earlier try
     solve(root, "warmups")
     clock.advance(8)
     assert kit(root, "interview", "--submit")[0] == 0

@@ -19,6 +19,7 @@ from transformer_kit.cli.gradescope import gradescope
 from transformer_kit.cli.interview import interview
 from transformer_kit.cli.nbgrader import nbgrader
 from transformer_kit.cli.quiz import quiz, today
+from transformer_kit.cli.repro import repro
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -40,6 +41,7 @@ def main(context: click.Context, workspace: str | None) -> None:
       kit list                every exercise and your progress
       kit init DIR            make a new workspace with fresh stubs
       kit interview [NAME]    a timed mock interview from a fresh stub, without hints
+      kit repro NAME [TEST]   a script calling your function on a failing test's inputs
       kit nbgrader export DIR the exercises as nbgrader source notebooks, for a course
       kit nbgrader autograde DIR ID   grade a course's submitted notebooks, sandboxed
       kit grade FOLDER        grade a class's submissions (instructors)
@@ -65,7 +67,8 @@ def _replace_what_the_terminal_cannot_show() -> None:
 
 for command in (learner.list_command, learner.check, learner.hint, learner.next_command,
                 learner.solution, learner.init, learner.reset, learner.watch, nbgrader, grade,
-                workspace_option(interview), gradescope, dev, quiz, today):  # fmt: skip
+                workspace_option(interview), gradescope, dev, quiz, today,
+                repro):  # fmt: skip
     main.add_command(command)
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from transformer_kit.cli.common import KitBroken, catalogue
 if TYPE_CHECKING:
     from transformer_kit.catalog import Exercise
     from transformer_kit.learner.interview import Running, Store
+    from transformer_kit.learner.watch import Draw, Interview
 
 MAX_MINUTES = 600
 ACTIONS = ("status", "submit", "abandon", "history")  # at most one per command
@@ -169,6 +170,8 @@ def _submit(root: Path, store: Store, now: datetime) -> int:
     after = "The attempt is over: `kit interview --history` lists your attempts."
     report.check_report(report.console(), result, next_step=after)
     attempt = attempts.finish(store, result.exercises[0], now)
+    if attempt.passed:  # a pass counts as one: `kit list`, `kit next`, `kit solution`
+        common.save_progress(root, result.exercises)
     late = ", overtime" if attempt.overtime else ""
     click.echo(
         f"Interview at {attempt.exercise}: {attempt.minutes_used:g} of "
@@ -236,15 +239,24 @@ def best_times(root: Path) -> dict[str, float]:
     return attempts.best_minutes(_store(root).attempts)
 
 
-def watched_attempt(root: Path, named: Exercise | None) -> tuple[Exercise, Path] | None:
-    """What `kit watch` grades instead of exercises/: the running attempt's exercise and folder,
-    when there is one and `kit watch` named no other exercise."""
+def watched_attempt(root: Path, named: Exercise | None, draw: Draw) -> Interview | None:
+    """What `kit watch` grades before exercises/: the running attempt (its exercise, folder and
+    deadline; `draw` its report), when there is one and `kit watch` named no other exercise."""
     from transformer_kit.learner import interview as attempts
+    from transformer_kit.learner.watch import Interview
 
     running = running_attempt(root)
     if running is None or (named is not None and named.name != running.exercise):
         return None
+
+    def still_running() -> bool:
+        try:
+            return attempts.load(root).running == running
+        except OSError:
+            return False
+
     try:
-        return _exercise(running), attempts.folder(root)
+        exercise, folder = _exercise(running), attempts.folder(root)
     except OSError as error:
         raise click.ClickException(str(error)) from None
+    return Interview(exercise, folder, running.deadline, draw, still_running)

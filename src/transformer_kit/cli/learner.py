@@ -37,7 +37,9 @@ def list_command(context: click.Context, workspace: str | None) -> None:
     progress = progress_of(root)
     fresh = {e.name for e in exercises if is_fresh(root, e)}
     interviews = best_times(root)
-    report.exercise_list(report.console(), exercises, progress.records, fresh, interviews)
+    out = report.console()
+    report.workspace_line(out, root)
+    report.exercise_list(out, exercises, progress.records, fresh, interviews)
 
 
 @click.command()
@@ -47,8 +49,8 @@ def list_command(context: click.Context, workspace: str | None) -> None:
 @click.option("--show-output", is_flag=True,
               help="Show what your code printed, under each test (its first lines).")  # fmt: skip
 @click.option("--details", "all_details", is_flag=True,
-              help="Show every failure in full (by default only the first 3 of each exercise "
-              "are; the others get one line).")  # fmt: skip
+              help="Show every failure in full (by default each function's first failure is "
+              "in full, a few others get one line each, and the rest are counted).")  # fmt: skip
 @workspace_option
 @click.pass_context
 def check(context: click.Context, names: tuple[str, ...], as_json: bool, show_output: bool,
@@ -77,6 +79,10 @@ def check(context: click.Context, names: tuple[str, ...], as_json: bool, show_ou
 
         out = report.console()
         report.check_report(out, result, show_output=show_output, all_details=all_details)
+        if result.passed:
+            passed = progress_of(root).passed()
+            report.whats_next(out, next((e for e in catalogue() if e.name not in passed), None))
+        report.workspace_line(out, root)
     context.exit(0 if result.passed else 1)
 
 
@@ -86,7 +92,8 @@ def check(context: click.Context, names: tuple[str, ...], as_json: bool, show_ou
 @workspace_option
 @click.pass_context
 def hint(context: click.Context, name: str, show_all: bool, workspace: str | None) -> None:
-    """The next hint for an exercise (three per exercise, from a nudge to nearly the answer)."""
+    """The next hint for an exercise (three per exercise, from a nudge to nearly the answer);
+    one about the function that failed at your last check comes first."""
     from transformer_kit.cli import render as report
     from transformer_kit.cli.interview import refuse_during_attempt
 
@@ -95,11 +102,13 @@ def hint(context: click.Context, name: str, show_all: bool, workspace: str | Non
     refuse_during_attempt(root, exercise, "hints")
     progress = progress_of(root)
     record = progress.record(exercise.name)
-    shown = min(record.hints_shown, len(exercise.hints))
-    following = min(shown, len(exercise.hints) - 1)
-    indices = [*range(shown), following] if show_all else [following]
-    report.hints(report.console(), exercise, sorted(set(indices)))
-    record.hints_shown = max(record.hints_shown, following + 1)
+    following = record.next_hint(exercise.hints)
+    seen = {i for i in record.seen() if i < len(exercise.hints)}
+    indices = sorted(seen | {following}) if show_all else [following]
+    report.hints(
+        report.console(), exercise, indices, last=len(seen | {following}) == len(exercise.hints)
+    )
+    record.see_hint(following)
     for warning in progress.save_or_warn():
         warn(
             f"{warning}\nso the kit could not record that you saw hint {following + 1}: the next "
@@ -111,8 +120,9 @@ def hint(context: click.Context, name: str, show_all: bool, workspace: str | Non
 @workspace_option
 @click.pass_context
 def next_command(context: click.Context, workspace: str | None) -> None:
-    """Name the first exercise you have not passed yet and show its file."""
+    """The first exercise you have not passed yet: what it asks for and its file."""
     from transformer_kit.cli import render as report
+    from transformer_kit.learner.outline import outline
     from transformer_kit.learner.workspace import exercise_file
 
     root = workspace_root(context, workspace)
@@ -120,10 +130,12 @@ def next_command(context: click.Context, workspace: str | None) -> None:
     passed = progress.passed()
     pending = [e for e in catalogue() if e.name not in passed]
     out = report.console()
+    report.workspace_line(out, root)
     if not pending:
-        out.print("Every exercise has passed. Well done!")
+        report.whats_next(out, None)
         return
-    report.next_exercise(out, pending[0], exercise_file(root, pending[0]))
+    stub = outline(pending[0].stub)
+    report.next_exercise(out, pending[0], exercise_file(root, pending[0]), stub)
 
 
 @click.command()
@@ -212,7 +224,7 @@ def watch(context: click.Context, name: str | None, poll: bool, workspace: str |
 
     The report is redrawn after every save. With no NAME, saving any other exercise checks that
     one. Ctrl-C stops watching. While an interview attempt runs (`kit interview`), its file is
-    watched instead, without ending the attempt.
+    watched first, with the time left; once it is submitted, your exercises again.
     """
     from transformer_kit.check import GraderError
     from transformer_kit.cli import render as report
@@ -222,14 +234,12 @@ def watch(context: click.Context, name: str | None, poll: bool, workspace: str |
     root = workspace_root(context, workspace)
     exercises = select([name] if name else [])
     isolation_level()  # a bad KIT_ISOLATION stops here, not at the first save
-    attempt = watched_attempt(root, exercises[0] if name else None)
-    folder = None
-    if attempt is not None:  # a running interview: its file, not exercises/
-        exercises, folder = [attempt[0]], attempt[1]
-    follow = name is None and attempt is None
+    during = partial(report.check_report, next_step=report.SAVE_INTERVIEW)
+    attempt = watched_attempt(root, exercises[0] if name else None, during)
     try:
         draw = partial(report.check_report, next_step=report.SAVE_AGAIN)
-        status = watch_loop(root, exercises, follow, poll, report.console(), draw, folder=folder)
+        out = report.console()
+        status = watch_loop(root, exercises, name is None, poll, out, draw, interview=attempt)
     except GraderError as error:
         internal_error(f"the kit's graders could not run:\n{error}")
     context.exit(status)

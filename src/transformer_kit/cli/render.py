@@ -1,7 +1,8 @@
 """Everything the kit prints for people: the check report, the exercise list, hints.
 
-All terminal styling lives here. Every line also reads without colour (NO_COLOR, piped output):
-status is always spelled out in words, not only in colour.
+All terminal styling lives here (an exercise's failures: failing.py; lines that wrap:
+lines.py). Every line also reads without colour (NO_COLOR, piped output): status is always
+spelled out in words, not only in colour.
 """
 
 from __future__ import annotations
@@ -20,14 +21,17 @@ from rich.table import Table
 from rich.text import Text
 
 from transformer_kit.catalog import Exercise
+from transformer_kit.cli.failing import function_failures, not_started
+from transformer_kit.cli.lines import count as _count
+from transformer_kit.cli.lines import hanging as _hanging
+from transformer_kit.cli.lines import output as _output
+from transformer_kit.cli.lines import points as _points
+from transformer_kit.cli.lines import wrapped as _wrapped
 from transformer_kit.learner.interview import Attempt
+from transformer_kit.learner.outline import Outline
 from transformer_kit.learner.workspace import Record
-from transformer_kit.results import LIKELY_MISTAKE, CheckResult, ExerciseResult, TestResult
+from transformer_kit.results import CheckResult, ExerciseResult
 
-DETAILED_FAILURES = 3  # failures per exercise shown with every field; the rest in one line
-FIELD_WIDTH = 16
-INDENT = 6  # a failure's fields, under its line
-OUTPUT_LINES = 20  # lines of the learner's printing shown per test with --show-output
 BAR_WIDTH = 40
 
 
@@ -39,12 +43,9 @@ def console(stderr: bool = False) -> Console:
     return out
 
 
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"
-
-
 CHECK_AGAIN = "Edit the failing file, then run `kit check` again; `kit hint NAME` gives a hint."
 SAVE_AGAIN = "Save the file to check it again; `kit hint NAME` gives a hint."
+SAVE_INTERVIEW = "Save the file to check it again (no hints during an interview)."
 
 
 WATCHDOG_LIMITS = (
@@ -73,7 +74,7 @@ def check_report(
     """The report of a check; `show_output`: what the learner's code printed, under each test;
     `all_details`: every failure with all its fields (else the first DETAILED_FAILURES)."""
     for exercise in result.exercises:
-        _exercise_block(out, exercise, show_output, None if all_details else DETAILED_FAILURES)
+        _exercise_block(out, exercise, show_output, all_details)
     printing = sum(bool(t.output) for e in result.exercises for t in e.tests)
     if printing and not show_output:
         out.print(
@@ -94,13 +95,8 @@ def check_report(
         out.print(next_step)
 
 
-def _points(value: float) -> str:
-    """Points with at most two decimals: 4, 1.71, 0.5."""
-    return f"{value:.2f}".rstrip("0").rstrip(".")
-
-
 def _exercise_block(
-    out: Console, exercise: ExerciseResult, show_output: bool, detailed: int | None
+    out: Console, exercise: ExerciseResult, show_output: bool, all_details: bool
 ) -> None:
     failed = [t for t in exercise.tests if not t.passed]
     status = "[green]passed[/]" if exercise.passed else "[red]failed[/]"
@@ -109,64 +105,25 @@ def _exercise_block(
     detail = f"{len(failed)} of {_count(total, 'test')} failed" if failed else (
         f"all {total} tests passed" if total != 1 else "its test passed"
     )  # fmt: skip
+    if exercise.not_started and not show_output:
+        not_started(out, exercise)
+        return
     _hanging(
         out,
         2,
         f"{mark} [bold]{exercise.name}[/] {status}  {_points(exercise.score)}/"
         f"{_points(exercise.max_score)} points  ({detail})  [dim]{escape(exercise.title)}[/]",
     )
-    shown: set[str] = set()  # failure messages printed already: not repeated
-    for test in exercise.tests:
-        if test.passed:
-            if show_output and test.output:
+    if show_output:
+        for test in exercise.tests:
+            if test.passed and test.output:
                 _hanging(out, 4, f"  [green]✓[/] {escape(test.name)}")
-        elif test.message in shown:
-            _hanging(out, 4, f"  [red]✗[/] {escape(test.name)}: [dim]the same failure as above[/]")
-        else:
-            _failure(out, test, detailed=detailed is None or len(shown) < detailed)
-            shown.add(test.message)
-        if show_output and test.output:
-            _output(out, test.output)
-
-
-def _failure(out: Console, test: TestResult, detailed: bool) -> None:
-    _hanging(out, 4, f"  [red]✗[/] {escape(test.name)}: {escape(test.summary)}")
-    if not detailed:
-        return
-    for label, text in test.fields:
-        style = "yellow" if label == LIKELY_MISTAKE else "none"
-        lines = [f"[{style}]{escape(line)}[/]" for line in text.splitlines()]
-        _field(out, f"{label}:" if label else "", lines)
-
-
-def _output(out: Console, text: str) -> None:
-    """The learner's printing during one test, its first OUTPUT_LINES lines."""
-    lines = text.splitlines()
-    more = len(lines) - OUTPUT_LINES
-    tail = [f"[dim]… ({_count(more, 'more line')})[/]"] if more > 0 else []
-    _field(out, "your output:", [escape(line) for line in lines[:OUTPUT_LINES]] + tail)
-
-
-def _field(out: Console, label: str, lines: Sequence[str]) -> None:
-    """`label` and its lines of markup in two columns under a failure."""
-    lead = Text(" " * INDENT + label.ljust(FIELD_WIDTH), style="dim")
-    _wrapped(out, lead, Text.from_markup("\n".join(lines) or " "), INDENT + FIELD_WIDTH)
-
-
-def _hanging(out: Console, indent: int, markup: str) -> None:
-    """One line of markup whose first `indent` cells lead it; when it wraps, its further lines
-    are indented as far."""
-    text = Text.from_markup(markup)
-    _wrapped(out, text[:indent], text[indent:], indent)
-
-
-def _wrapped(out: Console, lead: Text, body: Text, indent: int) -> None:
-    """`lead` then `body`, wrapped at the console's width (none when the width is unknown:
-    `console`), further lines `indent` cells in; no trailing spaces."""
-    width = max(out.width - indent, 20) if not out.soft_wrap else 10**6
-    for number, line in enumerate(body.wrap(out, width, overflow="fold")):
-        line.rstrip()
-        out.print(Text.assemble(lead if number == 0 else " " * indent, line), soft_wrap=True)
+                _output(out, test.output)
+    hidden = 0
+    for function, tests in exercise.failures_by_function().items():
+        hidden += function_failures(out, function, tests, show_output, all_details)
+    if hidden:
+        out.print(f"    [dim]{hidden} more: kit check {exercise.name} --details[/]")
 
 
 def _bar_width(out: Console) -> int:
@@ -253,14 +210,14 @@ def _status(name: str, record: Record | None, fresh: set[str]) -> str:
     return "edited, not checked"
 
 
-def hints(out: Console, exercise: Exercise, shown: Sequence[int]) -> None:
-    """Print hints by their 0-based index, numbered as "hint 2 of 3"."""
+def hints(out: Console, exercise: Exercise, shown: Sequence[int], last: bool) -> None:
+    """Print hints by their 0-based index, numbered as "hint 2 of 3"; `last`: no hint is left."""
     for index in shown:
         out.print(
             f"[bold]{exercise.name}[/], hint {index + 1} of {len(exercise.hints)}: "
             f"{escape(exercise.hints[index])}"
         )
-    if shown and shown[-1] == len(exercise.hints) - 1:
+    if last:
         out.print("[dim]That was the last hint.[/]")
 
 
@@ -270,15 +227,51 @@ def source(out: Console, path: Path, title: str) -> None:
     out.print(Syntax(path.read_text(encoding="utf-8"), "python", line_numbers=True))
 
 
-def next_exercise(out: Console, exercise: Exercise, path: Path) -> None:
+def next_exercise(out: Console, exercise: Exercise, path: Path, outline: Outline) -> None:
+    """The exercise's title and summary, the names to write, its file and what to run."""
     out.print(f"Next: [bold]{exercise.name}[/] — {escape(exercise.title)} ({exercise.topic})")
+    if outline.summary:
+        _hanging(out, 2, f"  {escape(outline.summary)}")
+    out.print("To write:")
+    answers = [item.name for item in outline.items if item.signature == item.name]
+    for item in outline.items:
+        if item.signature != item.name:
+            about = f" [dim]— {escape(item.summary)}[/]" if item.summary else ""
+            _hanging(out, 4, f"  • {escape(item.signature)}{about}")
+    if answers:
+        _hanging(out, 4, f"  • the answers {escape(', '.join(answers))}")
     if path.is_file():
-        source(out, path, str(path))
+        _hanging(
+            out, 0, f"In: {escape(str(path))} (its docstrings give the shapes and conventions)"
+        )
     else:
         out.print(f"{path} is missing: `kit reset {exercise.name}` brings back the stub.")
     out.print(
-        f"Edit {path.name}, then `kit check {exercise.name}`; `kit hint {exercise.name}` helps."
+        f"Edit it, then `kit check {exercise.name}` (or `kit watch`); `kit hint {exercise.name}` "
+        "helps."
     )
+
+
+def whats_next(out: Console, following: Exercise | None) -> None:
+    """After a check that passed: the first exercise not passed yet."""
+    if following is None:
+        out.print("[green]Every exercise has passed.[/] Well done!")
+    else:
+        _hanging(
+            out,
+            0,
+            f"Next: [bold]{following.name}[/] — {escape(following.title)}: `kit next` shows it, "
+            "`kit watch` follows it.",
+        )
+
+
+def workspace_line(out: Console, root: Path) -> None:
+    """Which workspace the command used (the kit's own checkout says so)."""
+    import transformer_kit
+
+    own = " (the kit's own checkout: `kit init DIR` makes a workspace of yours)"
+    mine = "" if root.resolve() != transformer_kit.CONTENT.resolve() else own
+    _hanging(out, 0, f"[dim]workspace: {escape(str(root))}{mine}[/]")
 
 
 def grade_summary(

@@ -4,10 +4,13 @@ answer (`StudentFailed`), and a measurement this machine cannot make."""
 
 from __future__ import annotations
 
+import re
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 LIKELY_MISTAKE = "likely mistake"  # the label of a grader's diagnosis (results.py reads it)
+NOT_IMPLEMENTED = "not implemented yet"  # a NotImplementedError's summary begins so (results.py)
 
 
 @dataclass
@@ -67,19 +70,55 @@ class StudentRaised(Exception):
     def summary(self) -> str:
         if self.not_implemented:
             function = self.call.split("(")[0]
-            return f"not implemented yet: {function} raises NotImplementedError"
+            return f"{NOT_IMPLEMENTED}: {function} raises NotImplementedError"
         if self.type_name == ResultWithoutData.__name__:
             return self.text  # the kit's own words about what came back
         return f"raised {self.type_name}: {self.text}".rstrip(": ")
 
+    @property
+    def from_numpy(self) -> bool:
+        """A ValueError in numpy's own words about shapes, not one the learner raised."""
+        return "ValueError" in self.type_names and any(w in self.text for w in NUMPY_SHAPE_WORDS)
+
+    @property
+    def advice(self) -> str:
+        """What to check first for an error whose cause is not the learner's own words: a
+        module missing from the kit's Python, a shape error numpy raised."""
+        missing = MISSING_MODULE.search(self.text)
+        if "ModuleNotFoundError" in self.type_names and missing:
+            module = missing.group(1).split(".")[0]
+            return (
+                f"{module} is not installed in the Python the kit runs with: install it there "
+                f"with `{sys.executable} -m pip install {module}`"
+            )
+        if self.from_numpy:
+            return (
+                "numpy raised this, not your code: the arrays' shapes do not fit on the line in "
+                "`where`; print their .shape just before it"
+            )
+        return ""
+
     def fields(self) -> list[tuple[str, str]]:
-        labelled = [("called", self.call), ("where", self.where)]
-        return [(label, text) for label, text in labelled if text and not self.not_implemented]
+        labelled = [("called", self.call), ("where", self.where), (LIKELY_MISTAKE, self.advice)]
+        return [(label, text) for label, text in labelled if text]
 
     @property
     def message(self) -> str:
         lines = [self.summary] + [f"{label}: {text}" for label, text in self.fields()]
         return "\n".join(lines)
+
+
+MISSING_MODULE = re.compile(r"No module named '([\w.]+)'")
+NUMPY_SHAPE_WORDS = (  # numpy's own ValueError messages about shapes
+    "cannot reshape array",
+    "could not be broadcast",
+    "matmul: Input operand",
+    "not aligned",
+    "input array dimensions",
+    "must have the same shape",
+    "einstein sum subscripts",
+    "operand has more dimensions",
+)
 
 
 class ResultWithoutData(TypeError):

@@ -17,8 +17,9 @@ then measures the second call's peak memory and returns it with that call's resu
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -76,13 +77,32 @@ def plain(value: Any) -> Any:
 Snapshot = list[tuple[str, Any, Any]]  # (name, the argument, a copy of it as it came in)
 
 
-def snapshot(args: Sequence[Any], kwargs: Mapping[str, Any], arrays: bool = True) -> Snapshot:
+def snapshot(
+    args: Sequence[Any], kwargs: Mapping[str, Any], arrays: bool = True, target: Any = None
+) -> Snapshot:
     """Copies of the arguments a call could modify in place: arrays, and the lists, tuples and
-    dicts that hold them (optimizer moments, running statistics, params, word counts). With
-    `arrays=False` (a worker's arguments, whose arrays are sealed read-only) arrays are kept,
-    not copied: only their replacement inside a list or dict is looked for."""
-    named = [(f"argument {i + 1}", a) for i, a in enumerate(args)] + list(kwargs.items())
+    dicts that hold them (optimizer moments, running statistics, params, word counts), named as
+    `target`'s signature names them (else "argument 2"). With `arrays=False` (a worker's
+    arguments, whose arrays are sealed read-only) arrays are kept, not copied: only their
+    replacement inside a list or dict is looked for."""
+    names = parameter_names(target, len(args))
+    named = list(zip(names, args, strict=True)) + list(kwargs.items())
     return [(name, value, _copy(value, arrays)) for name, value in named if _is_container(value)]
+
+
+def parameter_names(target: Any, count: int) -> list[str]:
+    """The names of `target`'s first `count` positional parameters ("argument 3" where its
+    signature cannot say)."""
+    try:
+        parameters = list(inspect.signature(target).parameters.values())
+    except (TypeError, ValueError):
+        parameters = []
+    positional = [
+        p.name
+        for p in parameters
+        if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    ]
+    return [positional[i] if i < len(positional) else f"argument {i + 1}" for i in range(count)]
 
 
 def mutated_arguments(taken: Snapshot) -> list[str]:
@@ -146,8 +166,9 @@ def require_fresh_inputs(warm_up: Call, measured: Call) -> None:
 
 
 def mutation_failure(call: str, names: Sequence[str], where: str = "") -> StudentFailed:
+    named = ", ".join(name if name.startswith("argument ") else f"`{name}`" for name in names)
     return StudentFailed(
-        f"{call} modified its input {', '.join(names) or 'array'} in place",
+        f"{call.split('(')[0]} modified its input {named or 'array'} in place",
         call=call,
         details=[where] if where else [],
         diagnosis="an in-place operation (`x -= ...`, `x[...] = ...`, `out=x`, `d[key] = ...`) "
@@ -156,12 +177,31 @@ def mutation_failure(call: str, names: Sequence[str], where: str = "") -> Studen
     )
 
 
-class LocalStudent:
-    """The handle over names in this process (a module or a notebook's namespace)."""
+@dataclass
+class Recorded:
+    """One call through a LocalStudent: its inputs as they came in (copies), and its result."""
 
-    def __init__(self, namespace: Mapping[str, Any] | Any, label: str = "your code") -> None:
+    name: str
+    call: str  # as messages show it (call_text)
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    on_object: bool  # a method of an object the code made, not a module-level name
+    result: Any = None
+
+
+class LocalStudent:
+    """The handle over names in this process (a module or a notebook's namespace); `calls`, if
+    given, receives a `Recorded` for every call made through it."""
+
+    def __init__(
+        self,
+        namespace: Mapping[str, Any] | Any,
+        label: str = "your code",
+        calls: list[Recorded] | None = None,
+    ) -> None:
         self._namespace = namespace if isinstance(namespace, Mapping) else vars(namespace)
         self._label = label
+        self._calls = calls
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
@@ -169,13 +209,17 @@ class LocalStudent:
         if name not in self._namespace:
             raise StudentFailed(f"{self._label} does not define `{name}`", call=name)
         value = self._namespace[name]
-        return _LocalCallable(name, value) if callable(value) else plain(value)
+        return _LocalCallable(name, value, self._calls) if callable(value) else plain(value)
 
 
 class _LocalCallable:
-    def __init__(self, name: str, target: Any) -> None:
+    def __init__(
+        self, name: str, target: Any, calls: list[Recorded] | None = None, method: bool = False
+    ) -> None:
         self._name = name
         self._target = target
+        self._calls = calls
+        self._method = method
 
     def peak_memory(self, warm_up: Call, measured: Call) -> MemoryUse:
         """The peak memory of the `measured` call (after the `warm_up` one) and its result,
@@ -183,7 +227,7 @@ class _LocalCallable:
         require_fresh_inputs(warm_up, measured)
         call = call_text(self._name, measured.args, measured.kwargs)
         calls = [warm_up, measured]
-        taken = [snapshot(c.args, c.kwargs) for c in calls]
+        taken = [snapshot(c.args, c.kwargs, target=self._target) for c in calls]
         unwrapped = [
             Call(*[_unwrap(a) for a in c.args], **{k: _unwrap(v) for k, v in c.kwargs.items()})
             for c in calls
@@ -202,7 +246,12 @@ class _LocalCallable:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         call = call_text(self._name, args, kwargs)
-        taken = snapshot(args, kwargs)
+        taken = snapshot(args, kwargs, target=self._target)
+        if self._calls is not None:
+            copies = (_copy(list(args), True), _copy(dict(kwargs), True))
+            self._calls.append(
+                Recorded(self._name, call, tuple(copies[0]), copies[1], self._method)
+            )
         try:
             result = self._target(
                 *[_unwrap(a) for a in args], **{k: _unwrap(v) for k, v in kwargs.items()}
@@ -213,17 +262,20 @@ class _LocalCallable:
         changed = mutated_arguments(taken)
         if changed:
             raise mutation_failure(call, changed)
+        if self._calls is not None:
+            self._calls[-1].result = result
         if callable(result) or not _is_plain(plain(result)):
-            return _LocalObject(result, call)
+            return _LocalObject(result, call, self._calls)
         return plain(result)
 
 
 class _LocalObject:
     """An object the learner's code made (a KVCache): attributes and methods through the handle."""
 
-    def __init__(self, target: Any, origin: str) -> None:
+    def __init__(self, target: Any, origin: str, calls: list[Recorded] | None = None) -> None:
         self._target = target
         self._origin = origin
+        self._calls = calls
 
     def __repr__(self) -> str:
         return f"<your {type(self._target).__name__}>"
@@ -236,7 +288,9 @@ class _LocalObject:
         except Exception as error:
             names = [cls.__name__ for cls in type(error).__mro__]
             raise StudentRaised(f"{self._origin}.{name}", names, str(error)) from None
-        return _LocalCallable(name, value) if callable(value) else plain(value)
+        if callable(value):
+            return _LocalCallable(name, value, self._calls, method=True)
+        return plain(value)
 
     def __len__(self) -> int:
         return int(_LocalCallable("len", len)(self._target))

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from transformer_kit.catalog import Exercise
+from transformer_kit.learner.outline import without_walkthrough
 from transformer_kit.learner.workspace import Progress, keep_backup, real_folder, state_folder
 from transformer_kit.results import ExerciseResult
 from transformer_kit.storage import atomic_write, load_versioned, save_versioned, set_aside
@@ -161,7 +162,8 @@ def _is_positive_int(value: Any) -> bool:
 
 
 def start(root: Path, store: Store, exercise: Exercise, minutes: int, now: datetime) -> Path | None:
-    """Begin an attempt: a fresh stub in the attempt's file, then the store saved. An earlier
+    """Begin an attempt: a fresh stub in the attempt's file (its docstrings, without the
+    practice stub's step-by-step TODO comments), then the store saved. An earlier
     attempt's file there is kept in .kit/backups/ first; returns that backup."""
     if store.running is not None:
         running = store.running
@@ -170,11 +172,12 @@ def start(root: Path, store: Store, exercise: Exercise, minutes: int, now: datet
             f"({attempt_file(root, running.exercise)}): {SUBMIT}, {ABANDON}"
         )
     path = attempt_file(root, exercise.name)
+    stub = without_walkthrough(exercise.stub.read_text(encoding="utf-8")).encode()
     backup = None
-    if path.exists() and path.read_bytes() != exercise.stub.read_bytes():
+    if path.exists() and path.read_bytes() != stub:
         backup = keep_backup(root, path, f"interview-{exercise.name}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, exercise.stub.read_bytes())
+    atomic_write(path, stub)
     store.running = Running(exercise.name, now.isoformat(timespec="seconds"), minutes)
     store.save()
     return backup

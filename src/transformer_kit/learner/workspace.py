@@ -127,7 +127,23 @@ class Record:
     best_score: float = 0.0
     max_score: float = 0.0
     passed_at: str | None = None
-    hints_shown: int = 0
+    hints_shown: int = 0  # how many hints were seen
+    hints_seen: list[int] = field(default_factory=list)  # which (0-based); older stores: the first
+    failing: list[str] = field(default_factory=list)  # the functions failing at the last check
+
+    def seen(self) -> set[int]:
+        return set(self.hints_seen) if self.hints_seen else set(range(self.hints_shown))
+
+    def next_hint(self, hints: Sequence[str]) -> int:
+        """The hint to show next: the first not seen yet that names the first failing function
+        (hints follow what fails), else the first not seen; when all were seen, the last."""
+        unseen = [i for i in range(len(hints)) if i not in self.seen()]
+        naming = [i for i in unseen if self.failing and self.failing[0] in hints[i]]
+        return (naming or unseen or [len(hints) - 1])[0]
+
+    def see_hint(self, index: int) -> None:
+        self.hints_seen = sorted(self.seen() | {index})
+        self.hints_shown = len(self.hints_seen)
 
 
 @dataclass
@@ -191,6 +207,12 @@ def _valid(record: Record) -> bool:
         and isinstance(record.hints_shown, int)
         and not isinstance(record.hints_shown, bool)
         and record.hints_shown >= 0
+        and isinstance(record.hints_seen, list)
+        and all(
+            isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in record.hints_seen
+        )
+        and isinstance(record.failing, list)
+        and all(isinstance(name, str) for name in record.failing)
         and (record.passed_at is None or isinstance(record.passed_at, str))
     )
 
@@ -209,5 +231,6 @@ def remember_scores(progress: Progress, results: Iterable[Any]) -> None:
         record = progress.record(result.name)
         record.max_score = result.max_score
         record.best_score = max(record.best_score, result.score)
+        record.failing = [name for name in result.failures_by_function() if name]
         if result.passed and record.passed_at is None:
             record.passed_at = time.strftime("%Y-%m-%dT%H:%M:%S")

@@ -263,7 +263,8 @@ class Sandboxed:
                 f"{self.target.label} could not be imported: {failure.type_name}: {failure.text}",
                 call=f"import {self.target.name}",
                 details=[failure.where] if failure.where else [],
-                diagnosis="fix the error above; every test of this exercise needs the module",
+                diagnosis=failure.advice
+                or "fix the error above; every test of this exercise needs the module",
             )
         return failure
 

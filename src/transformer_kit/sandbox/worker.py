@@ -120,7 +120,7 @@ class Session:
             return {"op": "result", "value": len(target)}
         arguments = [request["args"], {"d": request["kwargs"]}]
         args, kwargs = values.decode_sealed(arguments, self.resolve)
-        taken = snapshot(args, kwargs, arrays=False)  # lists and dicts: their arrays are sealed
+        taken = snapshot(args, kwargs, arrays=False, target=target)  # arrays sealed: lists, dicts
         try:
             with floating_point_warnings() as warned:
                 result = target(*args, **kwargs)
@@ -137,7 +137,7 @@ class Session:
         """Which arguments a call that wrote into a sealed one modifies: the call once more, on
         writable copies. (Only names the argument: the write has failed the test already.)"""
         args, kwargs = self.decode(arguments)
-        taken = snapshot(args, kwargs)
+        taken = snapshot(args, kwargs, target=target)
         with contextlib.suppress(Exception):
             target(*args, **kwargs)
         return mutated_arguments(taken)
