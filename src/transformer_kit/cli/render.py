@@ -115,6 +115,8 @@ def _exercise_block(
         f"{mark} [bold]{exercise.name}[/] {status}  {_points(exercise.score)}/"
         f"{_points(exercise.max_score)} points  ({detail})  [dim]{escape(exercise.title)}[/]",
     )
+    if exercise.planted_bugs is not None:
+        out.print(f"    {_planted_bugs(*exercise.planted_bugs)}")
     shown: set[str] = set()  # failure messages printed already: not repeated
     for test in exercise.tests:
         if test.passed:
@@ -127,6 +129,14 @@ def _exercise_block(
             shown.add(test.message)
         if show_output and test.output:
             _output(out, test.output)
+
+
+def _planted_bugs(remaining: int, total: int) -> str:
+    """A debug exercise's progress: how many of its planted bugs its failed tests still show."""
+    if not remaining:
+        return f"[green]all {total} planted bugs fixed[/]"
+    verb = "remains" if remaining == 1 else "remain"
+    return f"[red]{remaining} of {total} planted bugs {verb}[/]"
 
 
 def _failure(out: Console, test: TestResult, detailed: bool) -> None:
