@@ -105,7 +105,7 @@ VARIANTS: list[Variant] = [
         "nan_to_num over the normalized features",
         passes=False,
         replace=((NORMALIZE, "    return np.nan_to_num((x - mean) / x.std(axis=0), nan=1.0)\n"),),
-        message="zero variance",
+        message="a constant feature must become 0",
     ),
     # --- right: fixes written differently -----------------------------------------------------
     Variant(
