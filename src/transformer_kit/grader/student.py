@@ -213,9 +213,7 @@ class _LocalCallable:
         changed = mutated_arguments(taken)
         if changed:
             raise mutation_failure(call, changed)
-        if callable(result) or not _is_plain(plain(result)):
-            return _LocalObject(result, call)
-        return plain(result)
+        return _handled(plain(result), call)
 
 
 class _LocalObject:
@@ -244,6 +242,20 @@ class _LocalObject:
 
 def _unwrap(value: Any) -> Any:
     return value._target if isinstance(value, _LocalObject) else value
+
+
+def _handled(value: Any, origin: str) -> Any:
+    """A result as a worker sends it: plain data as it is, and each object of the learner's, also
+    inside a tuple, list or dict (a model and its data loaders), as a handle."""
+    if isinstance(value, tuple):
+        return tuple(_handled(v, origin) for v in value)
+    if isinstance(value, list):
+        return [_handled(v, origin) for v in value]
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {k: _handled(v, origin) for k, v in value.items()}
+    if callable(value) or not _is_plain(value):
+        return _LocalObject(value, origin)
+    return value
 
 
 def _is_plain(value: Any) -> bool:
