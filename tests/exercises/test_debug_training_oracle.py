@@ -19,6 +19,7 @@ from catalogue.debug_training import VARIANTS
 from support import EXERCISES, REPO
 
 from transformer_kit import check as grading
+from transformer_kit.graders.fixtures import debug_training as fixtures
 from transformer_kit.solutions import debug_training as solution
 
 PLANTED = 6  # the bugs planted in exercises/debug_training.py
@@ -66,6 +67,17 @@ def manual_fit(seed: int, epochs: int, patience: int) -> tuple[list[float], int,
             break
     model.load_state_dict(snapshots[best])
     return history, best, model
+
+
+def test_the_hand_fixture_is_torchs_cross_entropy() -> None:
+    logits, targets = torch.tensor(fixtures.LOGITS), torch.tensor(fixtures.TARGETS)
+    loss_fn = solution.make_loss()
+    assert loss_fn(logits, targets).item() == pytest.approx(fixtures.LOSS_OF_LOGITS, abs=1e-6)
+    squashed = loss_fn(logits.softmax(dim=-1), targets).item()
+    assert squashed == pytest.approx(fixtures.LOSS_OF_PROBABILITIES, abs=1e-6)
+    certain = torch.tensor([[1.0, 0.0]])  # the most confident probabilities there are
+    floor = loss_fn(certain, targets).item()
+    assert floor == pytest.approx(fixtures.FLOOR_OF_PROBABILITIES, abs=1e-6)
 
 
 def test_fit_matches_early_stopping_by_hand() -> None:
