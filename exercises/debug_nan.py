@@ -38,14 +38,14 @@ Params = dict[str, np.ndarray]
 
 
 def make_data(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """A fixed data set: x (240, 6), y (240,) ints in [0, 3).
+    """A fixed data set: x (1200, 6), y (1200,) ints in [0, 3).
 
     Features 0-3 are standard normal, feature 4 is in the tens of thousands (a raw count) and
     feature 5 is constant (a column that never varies). The class is which of three linear scores
     of the varying features is largest.
     """
     rng = np.random.default_rng(seed)
-    n = 240
+    n = 1200
     x = np.empty((n, 6))
     x[:, :4] = rng.normal(size=(n, 4))
     x[:, 4] = 20000.0 + 5000.0 * rng.normal(size=n)
