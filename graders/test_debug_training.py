@@ -70,12 +70,30 @@ def torch_reference() -> ModuleType:
     return importlib.import_module("transformer_kit.solutions.debug_training")
 
 
+PLAIN = (bool, int, float, str, np.ndarray, list, tuple, dict)  # what comes back as data
+
+
 def learner_setup(student: Any, seed: int, train_size: int = 64) -> tuple[Any, ...]:
     """(model, train batches, validation batches, optimizer, loss) made in the worker."""
     call = f"make_loaders({seed}, {train_size})"
-    model = student.make_model(seed)
+    model = torch_object(student.make_model(seed), "an nn.Module", call=f"make_model({seed})")
     train, val = unpack(student.make_loaders(seed, train_size), 2, call=call)
-    return model, train, val, student.make_optimizer(model), student.make_loss()
+    train, val = (torch_object(batches, "a DataLoader", call=call) for batches in (train, val))
+    optimizer = torch_object(student.make_optimizer(model), "an optimizer", call="make_optimizer")
+    return model, train, val, optimizer, torch_object(student.make_loss(), "a loss", "make_loss")
+
+
+def torch_object(value: Any, what: str, call: str) -> Any:
+    """`value` when it is an object living with the learner's code (not plain data)."""
+    if value is None or isinstance(value, PLAIN):
+        raise Mismatch(
+            f"{call} should return {what}",
+            call=call,
+            expected=what,
+            got=describe(value),
+            diagnosis="keep the make_* functions as they are",
+        )
+    return value
 
 
 def weights(model: Any, *, call: str) -> dict[str, np.ndarray]:
