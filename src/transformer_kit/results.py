@@ -56,6 +56,7 @@ class TestResult:
     summary: str = ""
     fields: tuple[tuple[str, str], ...] = ()  # (label, text) in report order; "" unlabelled
     output: str = ""  # what the learner's code printed during the test (cleaned, bounded)
+    bugs: tuple[str, ...] = ()  # a debug exercise's planted bugs this test detects (its marker)
 
     @property
     def message(self) -> str:
@@ -98,6 +99,8 @@ class TestResult:
         if not self.passed:
             data["summary"] = self.summary
             data["fields"] = [{"label": label, "text": text} for label, text in self.fields]
+        if self.bugs:
+            data["bugs"] = list(self.bugs)
         return data
 
     @classmethod
@@ -108,6 +111,7 @@ class TestResult:
             passed = _typed(data["passed"], bool)
             stored = [] if passed else _typed(data["fields"], list)
             fields = tuple((_typed(f["label"], str), _typed(f["text"], str)) for f in stored)
+            bugs = tuple(_typed(b, str) for b in _typed(data.get("bugs", []), list))
             return cls(
                 name=_typed(data["name"], str),
                 passed=passed,
@@ -115,6 +119,7 @@ class TestResult:
                 max_score=float(_typed(data["max_score"], int | float)),
                 summary="" if passed else _typed(data["summary"], str),
                 fields=fields,
+                bugs=bugs,
             )
         except (KeyError, TypeError) as error:
             raise ResultsError(f"a stored test result lacks or mistypes {error}") from None
@@ -162,8 +167,18 @@ class ExerciseResult:
                 groups.setdefault(test.function, []).append(test)
         return groups
 
+    @property
+    def planted_bugs(self) -> tuple[int, int] | None:
+        """A debug exercise's (remaining, total) planted bugs: every bug a test declares, and those
+        declared by a failed test; None for an exercise whose tests declare none."""
+        declared = {bug for test in self.tests for bug in test.bugs}
+        if not declared:
+            return None
+        remaining = {bug for test in self.tests if not test.passed for bug in test.bugs}
+        return len(remaining), len(declared)
+
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "name": self.name,
             "title": self.title,
             "passed": self.passed,
@@ -171,6 +186,10 @@ class ExerciseResult:
             "max_score": self.max_score,
             "tests": [t.to_json() for t in self.tests],
         }
+        if self.planted_bugs is not None:
+            remaining, total = self.planted_bugs
+            data["planted_bugs"] = {"remaining": remaining, "total": total}
+        return data
 
     @classmethod
     def from_json(cls, data: Any) -> ExerciseResult:

@@ -114,6 +114,8 @@ def _exercise_block(
         f"{mark} [bold]{exercise.name}[/] {status}  {_points(exercise.score)}/"
         f"{_points(exercise.max_score)} points  ({detail})  [dim]{escape(exercise.title)}[/]",
     )
+    if exercise.planted_bugs is not None:
+        out.print(f"    {_planted_bugs(*exercise.planted_bugs)}")
     if show_output:
         for test in exercise.tests:
             if test.passed and test.output:
@@ -124,6 +126,14 @@ def _exercise_block(
         hidden += function_failures(out, function, tests, show_output, all_details)
     if hidden:
         out.print(f"    [dim]{hidden} more: kit check {exercise.name} --details[/]")
+
+
+def _planted_bugs(remaining: int, total: int) -> str:
+    """A debug exercise's progress: how many of its planted bugs its failed tests still show."""
+    if not remaining:
+        return f"[green]all {total} planted bugs fixed[/]"
+    verb = "remains" if remaining == 1 else "remain"
+    return f"[red]{remaining} of {total} planted bugs {verb}[/]"
 
 
 def _bar_width(out: Console) -> int:

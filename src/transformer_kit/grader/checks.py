@@ -1,5 +1,5 @@
 """Checks a grader composes from comparisons: no future leakage under a causal mask, a dict of
-gradients keyed by parameter name."""
+gradients keyed by parameter name, a debug exercise's comparison that leads with the symptom."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from transformer_kit.grader.compare import as_array, assert_shape, describe
+from transformer_kit.grader.compare import as_array, assert_close, assert_shape, describe
 from transformer_kit.grader.failures import Mismatch
 
 MASK_NOT_APPLIED = (
@@ -112,3 +112,30 @@ def bare_name(key: Any, keys: Sequence[str]) -> str:
         if name.startswith(prefix) and name[len(prefix) :] in keys:
             return name[len(prefix) :]
     return name
+
+
+def assert_cured(
+    got: Any,
+    expected: Any,
+    *,
+    call: str,
+    what: str,
+    symptom: str,
+    mistakes: Mapping[str, Any] | None = None,
+    nonfinite: str = "",
+    otherwise: str = "",
+) -> None:
+    """assert_close for a debug exercise: a failure's summary starts with the program's `symptom`,
+    and unless a listed mistake explains it, its diagnosis is `nonfinite` (the bug that makes
+    nan or inf) when the result is not finite, else `otherwise` (when given)."""
+    try:
+        assert_close(got, expected, call=call, what=what, mistakes=mistakes)
+    except Mismatch as failure:
+        failure.summary = f"{symptom}: {failure.summary}"
+        if failure.diagnosis not in (mistakes or {}):
+            try:
+                finite = bool(np.all(np.isfinite(np.asarray(got, dtype=np.float64))))
+            except (TypeError, ValueError):
+                finite = True
+            failure.diagnosis = (otherwise if finite else nonfinite) or failure.diagnosis
+        raise

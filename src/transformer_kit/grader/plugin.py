@@ -22,7 +22,8 @@ from transformer_kit.untrusted import clean
 
 WEIGHT_MARKER = "weight(n): the test's share of its exercise's points (default 1)"
 VISIBLE_MARKER = "visible: the nbgrader export shows this test to learners (default: hidden)"
-MARKERS = (WEIGHT_MARKER, VISIBLE_MARKER)
+BUGS_MARKER = "bugs(*names): a debug exercise's planted bugs whose presence fails this test"
+MARKERS = (WEIGHT_MARKER, VISIBLE_MARKER, BUGS_MARKER)
 
 
 class Sandbox(Protocol):
@@ -51,6 +52,11 @@ def test_name(item: pytest.Item) -> str:
 def weight(item: pytest.Item) -> float:
     marker = item.get_closest_marker("weight")
     return float(marker.args[0]) if marker is not None else 1.0
+
+
+def bugs(item: pytest.Item) -> tuple[str, ...]:
+    marker = item.get_closest_marker("bugs")
+    return tuple(str(name) for name in marker.args) if marker is not None else ()
 
 
 def failure_text(error: BaseException) -> tuple[str, tuple[tuple[str, str], ...]]:
@@ -147,11 +153,14 @@ class KitPlugin:
             name, error = test_name(item), self.failures.get(item.nodeid)
             output = self.outputs.get(item.nodeid, "")
             if error is None:
-                tests.append(TestResult(name, True, share, share, output=output))
+                tests.append(TestResult(name, True, share, share, output=output, bugs=bugs(item)))
             else:
                 summary, fields = failure_text(error)
                 fields = tuple((label, clean(text)) for label, text in fields)
-                tests.append(TestResult(name, False, 0.0, share, clean(summary), fields, output))
+                failed = TestResult(
+                    name, False, 0.0, share, clean(summary), fields, output, bugs(item)
+                )
+                tests.append(failed)
         return ExerciseResult(exercise.name, exercise.title, exercise.points, tuple(tests))
 
 

@@ -264,9 +264,7 @@ class _LocalCallable:
             raise mutation_failure(call, changed)
         if self._calls is not None:
             self._calls[-1].result = result
-        if callable(result) or not _is_plain(plain(result)):
-            return _LocalObject(result, call, self._calls)
-        return plain(result)
+        return _handled(plain(result), call, self._calls)
 
 
 class _LocalObject:
@@ -298,6 +296,20 @@ class _LocalObject:
 
 def _unwrap(value: Any) -> Any:
     return value._target if isinstance(value, _LocalObject) else value
+
+
+def _handled(value: Any, origin: str, calls: list[Recorded] | None = None) -> Any:
+    """A result as a worker sends it: plain data as it is, and each object of the learner's, also
+    inside a tuple, list or dict (a model and its data loaders), as a handle."""
+    if isinstance(value, tuple):
+        return tuple(_handled(v, origin, calls) for v in value)
+    if isinstance(value, list):
+        return [_handled(v, origin, calls) for v in value]
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {k: _handled(v, origin, calls) for k, v in value.items()}
+    if callable(value) or not _is_plain(value):
+        return _LocalObject(value, origin, calls)
+    return value
 
 
 def _is_plain(value: Any) -> bool:

@@ -48,9 +48,11 @@ def answers(exercise: meta.Exercise) -> tuple[str, list[Answer]]:
     setup, cells = [], []
     for chunk in stub:
         node = chunk.node
-        if chunk.is_docstring or chunk.is_import:
-            continue
-        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+        if chunk.is_docstring or chunk.is_import or chunk.is_main_guard:
+            continue  # a notebook runs its cells, not a script's entry point
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and _is_broken_program(exercise):
+            cells.append(Answer(node.name, _fixed_after(chunk, reference.get(node.name), exercise)))
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
             solved = _solved_definition(chunk, reference.get(node.name), helpers, exercise)
             cells.append(Answer(node.name, solved))
         elif _differs(chunk, reference):
@@ -60,6 +62,23 @@ def answers(exercise: meta.Exercise) -> tuple[str, list[Answer]]:
         else:
             setup.append(chunk.text)
     return "".join([*imports, *setup]).strip("\n") + "\n", cells
+
+
+def _is_broken_program(exercise: meta.Exercise) -> bool:
+    """A debug exercise (contract: debug_NAME): its stub is a whole program with planted bugs."""
+    return exercise.name.startswith("debug_")
+
+
+def _fixed_after(stub: Chunk, solved: Chunk | None, exercise: meta.Exercise) -> str:
+    """A debug exercise's solution cell: the broken definition as the learner gets it, then the
+    fixed one in a solution region. The released cell keeps the broken definition (the learner's
+    to fix) and ends with nbgrader's `raise NotImplementedError()`, for the learner to delete.
+    Every definition gets a cell, those without a bug too: a locked one would say where not to
+    look."""
+    name = getattr(stub.node, "name", "?")
+    if solved is None:
+        raise ExportError(f"{exercise.solution}: no {name} to match the stub's")
+    return stub.text.rstrip("\n") + "\n\n\n" + _marked(solved.code.strip("\n") + "\n", "")
 
 
 def _notes_below(parts: Sequence[Chunk], source: str) -> dict[Chunk, str]:

@@ -14,6 +14,9 @@ class ExportError(Exception):
     """The kit's exercise cannot be exported as it is (a bug in the kit, not the course)."""
 
 
+MAIN_GUARDS = ("__name__ == '__main__'", "'__main__' == __name__")
+
+
 @dataclass(frozen=True)
 class Chunk:
     """A top-level statement of a module, with the comment and blank lines above it."""
@@ -45,6 +48,11 @@ class Chunk:
     @property
     def is_docstring(self) -> bool:
         return is_docstring(self.node)
+
+    @property
+    def is_main_guard(self) -> bool:
+        """`if __name__ == "__main__":`, a script's entry point (a debug exercise's program)."""
+        return isinstance(self.node, ast.If) and ast.unparse(self.node.test) in MAIN_GUARDS
 
 
 def chunks(source: str) -> list[Chunk]:
