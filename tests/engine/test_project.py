@@ -86,3 +86,10 @@ def test_check_does_not_import_torch_unless_the_learner_does(solved_workspace: P
     )
     assert json.loads(done.stdout)["exercises"][0]["passed"] is True
     assert json.loads(done.stderr.strip().splitlines()[-1]) == {"torch": False}
+
+
+def test_test_files_have_unique_names() -> None:
+    """pytest imports test modules by their base name (rootdir-relative packages are not used
+    here), so two tests/<dir>/test_x.py would stop the collection of the whole suite."""
+    names = [path.name for path in (REPO / "tests").rglob("test_*.py")]
+    assert sorted(n for n in set(names) if names.count(n) > 1) == []

@@ -16,12 +16,15 @@ from typing import Any
 
 from transformer_kit.grader.failures import StudentFailed, StudentRaised
 from transformer_kit.grader.student import mutation_failure
-from transformer_kit.grader.warned import MAX_TEXT, MAX_WARNINGS
+from transformer_kit.grader.warned import MAX_TEXT, MAX_WARNINGS, LearnersWarning
 from transformer_kit.sandbox import channel, protocol, values
 from transformer_kit.sandbox import process as sandbox
 from transformer_kit.sandbox.isolation import Level
 from transformer_kit.sandbox.remote import RemoteObject, RemoteStudent
 from transformer_kit.untrusted import clean
+
+# shown only where a grader asks for them (grader/warned.assert_stable), never printed
+warnings.filterwarnings("ignore", category=LearnersWarning)
 
 MAX_TIME_OUTS = 2  # after this many time-outs an exercise's remaining tests fail at once
 NAME_LIMIT = 200  # characters of a class or argument name from the worker
@@ -111,7 +114,7 @@ class Sandboxed:
         if reply.get("mutated"):
             raise mutation_failure(call, _names(reply["mutated"]))
         for text in _warnings(reply.get("warned")):  # raised again here (grader/warned.py)
-            warnings.warn(text, RuntimeWarning, stacklevel=2)
+            warnings.warn(text, LearnersWarning, stacklevel=2)
         return self._decode(reply.get("value"), call)
 
     def _answer(
