@@ -24,6 +24,7 @@ from transformer_kit.grader.compare import (
     Mismatch,
     assert_close,
     assert_raises,
+    assert_raises_naming,
     unpack,
 )
 from transformer_kit.grader.warned import assert_stable
@@ -169,24 +170,6 @@ def exact(
     )
 
 
-def raises_naming(function: Any, name: str, value: Any, *args: Any, call: str) -> None:
-    """The call raises ValueError and its message names the argument (and its value, unless
-    `value` is None: an array's value may be printed in many ways)."""
-    text = assert_raises("ValueError", function, *args, call=call)
-    forms = {repr(value), str(value)} | ({f"{value:g}"} if isinstance(value, float) else set())
-    compact = text.replace(" ", "")
-    named = value is None or any(form.replace(" ", "") in compact for form in forms)
-    if name not in text or not named:
-        its = "" if value is None else f" and its value {value!r}"
-        raise Mismatch(
-            f"raised ValueError, but the message does not name {name}{its}",
-            call=call,
-            expected=f"a message like '{name} must be ..., got {name}=...'",
-            got=f"ValueError: {text}",
-            diagnosis="say what was wrong: the argument's name and the value you were given",
-        )
-
-
 # --- skipgram_pairs -------------------------------------------------------------------------------
 
 
@@ -283,7 +266,9 @@ def test_pairs_bad_window(student: Any) -> None:
     """skipgram_pairs raises ValueError for window < 1"""
     for window in (0, -2):
         call = f"skipgram_pairs(tokens=[1, 2, 3], window={window})"
-        raises_naming(student.skipgram_pairs, "window", window, [1, 2, 3], window, call=call)
+        assert_raises_naming(
+            student.skipgram_pairs, [1, 2, 3], window, call=call, name="window", value=window
+        )
 
 
 # --- noise_distribution ---------------------------------------------------------------------------
@@ -334,12 +319,19 @@ def test_noise_bad_arguments(student: Any) -> None:
     good = np.array([1.0, 2.0])
     for power in (0.0, -0.75):
         call = f"noise_distribution(counts=[1.0, 2.0], power={power})"
-        raises_naming(student.noise_distribution, "power", power, good, power, call=call)
+        assert_raises_naming(
+            student.noise_distribution, good, power, call=call, name="power", value=power
+        )
     for counts in ([3.0, -1.0], [0.0, 0.0]):
         call = f"noise_distribution(counts={counts}, power=0.75)"
         value = counts[1] if counts[1] else None  # the negative count; all zeros: the name
-        raises_naming(
-            student.noise_distribution, "counts", value, np.array(counts), 0.75, call=call
+        assert_raises_naming(
+            student.noise_distribution,
+            np.array(counts),
+            0.75,
+            call=call,
+            name="counts",
+            value=value,
         )
     call = "noise_distribution(counts=[] (shape (0,)), power=0.75)"
     assert_raises("ValueError", student.noise_distribution, np.zeros(0), 0.75, call=call)
@@ -615,4 +607,4 @@ def test_similar_bad_k(student: Any) -> None:
     """most_similar raises ValueError for k < 0"""
     embeddings = np.eye(3)
     call = "most_similar(embeddings=np.eye(3), index=0, k=-1)"
-    raises_naming(student.most_similar, "k", -1, embeddings, 0, -1, call=call)
+    assert_raises_naming(student.most_similar, embeddings, 0, -1, call=call, name="k", value=-1)

@@ -362,3 +362,24 @@ def assert_raises(
         expected=f"raise {exception}",
         got=describe(result),
     )
+
+
+def assert_raises_naming(
+    function: Callable[..., Any], *args: Any, call: str, name: str, value: Any = None
+) -> None:
+    """The call raises ValueError whose message names the argument `name` and its `value` (any
+    of its usual spellings, spaces ignored; the name alone when `value` is None: an array's
+    value may be printed in many ways), as the third wave's contract asks."""
+    text = assert_raises("ValueError", function, *args, call=call)
+    forms = {repr(value), str(value)} | ({f"{value:g}"} if isinstance(value, float) else set())
+    compact = text.replace(" ", "")
+    valued = value is None or any(form.replace(" ", "") in compact for form in forms)
+    if name not in text or not valued:
+        its = "" if value is None else f" and its value {value!r}"
+        raise Mismatch(
+            f"raised ValueError, but the message does not name {name}{its}",
+            call=call,
+            expected=f"a message like '{name} must be ..., got {name}={value!r}'",
+            got=f"ValueError: {text}",
+            diagnosis="say what was wrong: the argument's name and the value you were given",
+        )
