@@ -97,6 +97,8 @@ def test_an_untouched_workspace_is_checked_in_under_60_lines(fresh: Path) -> Non
     lines = done.stdout.splitlines()
     assert len(lines) < 60, done.stdout
     assert sum("not started" in line for line in lines) >= 17  # one line each
+    debug = [line for line in lines if line.startswith("✗ debug_")]  # the broken programs too
+    assert len(debug) == 3 and all("planted bugs to fix" in line for line in debug), debug
     assert "workspace:" in done.stdout and str(fresh) in done.stdout.replace("\n", "")
 
 

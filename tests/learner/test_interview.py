@@ -306,7 +306,8 @@ def test_without_a_name_it_picks_the_unpassed_else_the_longest_ago_passed(
     assert code == 0 and f"Interview: {EXERCISES[0].name} " in out
     assert kit(root, "interview", "--abandon")[0] == 0
     oldest, second = "param_count", "scaling"
-    passed = {e.name: f"2026-03-{10 + i:02d}T12:00:00" for i, e in enumerate(EXERCISES)}
+    start = datetime(2026, 3, 10, 12)  # then a day later for each exercise, in order
+    passed = {e.name: (start + timedelta(days=i)).isoformat() for i, e in enumerate(EXERCISES)}
     passed[oldest], passed[second] = "2025-01-01T12:00:00", "2025-02-01T12:00:00"
     record = {"best_score": 1.0, "max_score": 1.0, "hints_shown": 0}
     progress = {n: {**record, "passed_at": when} for n, when in passed.items()}

@@ -143,7 +143,7 @@ def test_an_in_place_write_fails_whatever_the_worker_says(make_workspace, forged
         assert "flash_attention" in test.message and "in place" in test.message, test.message
     # the argument is named by a second call on writable copies, checked by the worker: a
     # replaced check loses the name, not the verdict
-    assert ("argument 1" in calling[0].message) is not forged, calling[0].message
+    assert ("input `q`" in calling[0].message) is not forged, calling[0].message
     assert "q *= 2.0" in calling[0].message, calling[0].message  # the learner's line
     assert all(t.passed for t in tests if t not in calling)  # merge_softmax_stats is untouched
 

@@ -16,12 +16,15 @@ NOT_STARTED = "it still raises NotImplementedError"
 SAME = "the same failure as above"
 
 
-def not_started(out: Console, exercise: ExerciseResult) -> None:
-    """An exercise whose every test stopped at NotImplementedError (or an unanswered warm-up):
-    one line, its title cut to fit."""
+def not_started(
+    out: Console, exercise: ExerciseResult, why: str = "not started (not implemented yet)"
+) -> None:
+    """An exercise whose every test stopped at NotImplementedError (or an unanswered warm-up), or
+    a debug exercise in a report of several with every planted bug left: one line, its title
+    cut to fit."""
     line = Text.from_markup(
         f"[red]✗[/] [bold]{exercise.name}[/] [red]failed[/]  0/{points(exercise.max_score)}  "
-        f"not started (not implemented yet)  [dim]{escape(exercise.title)}[/]"
+        f"{escape(why)}  [dim]{escape(exercise.title)}[/]"
     )
     if not out.soft_wrap:
         line.truncate(out.width, overflow="ellipsis")

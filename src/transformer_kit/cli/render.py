@@ -73,8 +73,13 @@ def check_report(
 ) -> None:
     """The report of a check; `show_output`: what the learner's code printed, under each test;
     `all_details`: every failure with all its fields (else the first DETAILED_FAILURES)."""
+    several = len(result.exercises) > 1
     for exercise in result.exercises:
-        _exercise_block(out, exercise, show_output, all_details)
+        bugs = exercise.planted_bugs
+        if several and bugs and bugs[0] == bugs[1] and not show_output:  # an untouched program
+            not_started(out, exercise, f"not started: {bugs[1]} planted bugs to fix")
+        else:
+            _exercise_block(out, exercise, show_output, all_details)
     printing = sum(bool(t.output) for e in result.exercises for t in e.tests)
     if printing and not show_output:
         out.print(
