@@ -177,6 +177,13 @@ class ExerciseResult:
         remaining = {bug for test in self.tests if not test.passed for bug in test.bugs}
         return len(remaining), len(declared)
 
+    @property
+    def untouched_bugs(self) -> int:
+        """How many bugs a debug exercise planted when its failed tests still show every one
+        (its program untouched, in effect, as `not_started` says of a stub); else 0."""
+        bugs = self.planted_bugs
+        return bugs[1] if bugs is not None and bugs[0] == bugs[1] else 0
+
     def to_json(self) -> dict[str, Any]:
         data = {
             "name": self.name,

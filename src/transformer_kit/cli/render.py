@@ -75,9 +75,10 @@ def check_report(
     `all_details`: every failure with all its fields (else the first DETAILED_FAILURES)."""
     several = len(result.exercises) > 1
     for exercise in result.exercises:
-        bugs = exercise.planted_bugs
-        if several and bugs and bugs[0] == bugs[1] and not show_output:  # an untouched program
-            not_started(out, exercise, f"not started: {bugs[1]} planted bugs to fix")
+        if several and exercise.untouched_bugs and not show_output:
+            not_started(
+                out, exercise, f"not started: {exercise.untouched_bugs} planted bugs to fix"
+            )
         else:
             _exercise_block(out, exercise, show_output, all_details)
     printing = sum(bool(t.output) for e in result.exercises for t in e.tests)
